@@ -1,0 +1,421 @@
+//! The daemon's local API: HTTP over a Unix socket in the profile's 0700 runtime directory.
+//!
+//! `weft status` and `weft kill` are clients of it today; the browser transport of the
+//! desktop UI (HTTP + WebSocket on 127.0.0.1 with a bearer token) will be served by the same
+//! router later. The socket's directory permissions are its access control: only the user
+//! who runs `weft serve` can reach it.
+//!
+//! [`ApiActor`] owns the listener. It binds in `pre_start` (so a bind failure is a start
+//! failure its supervisor sees), serves on a task it owns, and that task is aborted when
+//! the actor's state is dropped — which happens on a kill too, when `post_stop` is skipped.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use serde::{Deserialize, Serialize};
+use tokio::net::UnixListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::storage::Storage;
+use crate::supervision::{ChildKind, NodeStatus, SupervisorHandle, TreeEvent, TreeView};
+
+/// Facts about the running daemon that status reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    /// Weft's version.
+    pub version: String,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Unique per `weft serve` run; tags its rows in the `events` table.
+    pub boot_id: String,
+    /// When it started (Unix ms).
+    pub started_ms: i64,
+    /// The profile it serves.
+    pub profile: String,
+    /// The profile's data directory.
+    pub data_dir: PathBuf,
+    /// The folder `weft serve` was started on.
+    pub workspace: PathBuf,
+}
+
+/// The answer to `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The daemon.
+    pub daemon: DaemonInfo,
+    /// True when any node is restarting or failed.
+    pub degraded: bool,
+    /// Every node of the supervision tree, sorted by path.
+    pub tree: Vec<NodeStatus>,
+    /// The latest supervision events, oldest first.
+    pub recent_events: Vec<TreeEvent>,
+}
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The live tree.
+    pub view: TreeView,
+    /// Storage, for persisted events.
+    pub storage: Storage,
+    /// The root supervisor, set once the tree is up (the API starts inside it).
+    pub root: Arc<OnceLock<SupervisorHandle>>,
+    /// The daemon's facts.
+    pub info: DaemonInfo,
+}
+
+/// Builds the router (also usable over other transports later).
+pub fn router(ctx: ApiContext) -> Router {
+    Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/status", get(status))
+        .route("/v1/events", get(events))
+        .route("/v1/kill", post(kill))
+        .with_state(ctx)
+}
+
+/// How many recent events `status` includes.
+const STATUS_EVENTS: usize = 50;
+
+async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
+    let tree = ctx.view.nodes();
+    let mut recent_events = ctx.view.recent_events();
+    let skip = recent_events.len().saturating_sub(STATUS_EVENTS);
+    recent_events.drain(..skip);
+    Json(StatusReport {
+        daemon: ctx.info.clone(),
+        degraded: !ctx.view.degraded().is_empty(),
+        tree,
+        recent_events,
+    })
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    limit: Option<usize>,
+}
+
+async fn events(State(ctx): State<ApiContext>, Query(q): Query<EventsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    match ctx.storage.recent_events(limit).await {
+        Ok(rows) => Json(
+            rows.into_iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "ts_ms": r.ts_ms, "boot_id": r.boot_id, "supervisor": r.supervisor,
+                        "child": r.child, "kind": r.kind, "generation": r.generation,
+                        "reason": r.reason, "detail": r.detail,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// Body of `POST /v1/kill`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KillRequest {
+    /// Path of the node to kill, e.g. `root/storage`.
+    pub path: String,
+}
+
+/// Fault injection for people who test restarts: kills the actor at `path` as if it had
+/// crashed; its supervisor's policy decides what happens next.
+async fn kill(State(ctx): State<ApiContext>, Json(req): Json<KillRequest>) -> Response {
+    let Some(root) = ctx.root.get() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting",
+            "the tree is still starting; try again",
+        );
+    };
+    match find_actor(root, &req.path).await {
+        Ok(cell) => {
+            tracing::warn!(path = %req.path, "killing actor on request");
+            cell.kill();
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "killed": req.path })),
+            )
+                .into_response()
+        }
+        Err(msg) => error(StatusCode::NOT_FOUND, "no_such_actor", &msg),
+    }
+}
+
+/// Walks the tree from the root to the running actor at `path` (`root` itself included).
+pub async fn find_actor(root: &SupervisorHandle, path: &str) -> Result<ActorCell, String> {
+    let mut parts = path.split('/');
+    if parts.next() != Some("root") {
+        return Err(format!(
+            "{path}: paths start with `root/` (see `weft status`)"
+        ));
+    }
+    let mut sup = root.clone();
+    let mut cell = root.actor().get_cell();
+    let mut walked = String::from("root");
+    for part in parts {
+        let children = sup
+            .which_children()
+            .await
+            .map_err(|e| format!("{walked}: {e}"))?;
+        let child = children
+            .into_iter()
+            .find(|c| c.id == part)
+            .ok_or_else(|| format!("{walked} has no child `{part}` (see `weft status`)"))?;
+        walked = format!("{walked}/{part}");
+        cell = child
+            .cell
+            .ok_or_else(|| format!("{walked} is not running right now"))?;
+        if child.kind == ChildKind::Supervisor {
+            sup = SupervisorHandle::from_cell(cell.clone());
+        }
+    }
+    Ok(cell)
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+/// The actor that owns the API listener.
+pub struct ApiActor;
+
+/// Start-up arguments of [`ApiActor`].
+pub struct ApiArgs {
+    /// Where to bind.
+    pub socket: PathBuf,
+    /// Handler context.
+    pub ctx: ApiContext,
+}
+
+/// Messages of [`ApiActor`].
+pub enum ApiMsg {
+    /// The server task ended on its own: fail so the supervisor restarts the API.
+    ServerEnded(String),
+}
+
+/// [`ApiActor`]'s state: the server task, aborted on drop.
+pub struct ApiState {
+    socket: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Drop for ApiState {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// How long in-flight requests get at shutdown.
+const DRAIN: Duration = Duration::from_millis(500);
+
+impl Actor for ApiActor {
+    type Msg = ApiMsg;
+    type State = ApiState;
+    type Arguments = ApiArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ApiMsg>,
+        args: ApiArgs,
+    ) -> Result<ApiState, ActorProcessingErr> {
+        // The daemon holds the profile's instance lock, so a socket file here is stale (left
+        // by a crash or by a killed incarnation of this actor).
+        match std::fs::remove_file(&args.socket) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(
+                    format!("cannot remove stale socket {}: {e}", args.socket.display()).into(),
+                )
+            }
+        }
+        let listener = UnixListener::bind(&args.socket)
+            .map_err(|e| format!("cannot listen on {}: {e}", args.socket.display()))?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(args.ctx);
+        let me = myself.clone();
+        let server = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            let why = match result {
+                Ok(()) => "server stopped".to_string(),
+                Err(e) => format!("server failed: {e}"),
+            };
+            let _ = me.cast(ApiMsg::ServerEnded(why));
+        });
+        tracing::info!(socket = %args.socket.display(), "api listening");
+        Ok(ApiState {
+            socket: args.socket,
+            shutdown: Some(tx),
+            server: Some(server),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<ApiMsg>,
+        msg: ApiMsg,
+        state: &mut ApiState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ApiMsg::ServerEnded(why) if state.shutdown.is_some() => Err(why.into()),
+            ApiMsg::ServerEnded(_) => Ok(()),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ApiMsg>,
+        state: &mut ApiState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(tx) = state.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut server) = state.server.take() {
+            if tokio::time::timeout(DRAIN, &mut server).await.is_err() {
+                server.abort();
+            }
+        }
+        let _ = std::fs::remove_file(&state.socket);
+        Ok(())
+    }
+}
+
+/// Errors of the API client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens on the socket.
+    #[error("no `weft serve` is running for this profile (nothing at {}): start one with `weft serve`", socket.display())]
+    NotRunning {
+        /// The socket tried.
+        socket: PathBuf,
+    },
+    /// Transport trouble.
+    #[error("talking to `weft serve` at {}: {message}", socket.display())]
+    Transport {
+        /// The socket.
+        socket: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The daemon answered with an error.
+    #[error("`weft serve` answered {status}: {message}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// How long a client call may take.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One request to the daemon; returns the body of a 2xx answer.
+pub async fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<Vec<u8>, ClientError> {
+    let transport = |message: String| ClientError::Transport {
+        socket: socket.to_path_buf(),
+        message,
+    };
+    let call = async {
+        let stream = match tokio::net::UnixStream::connect(socket).await {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning {
+                    socket: socket.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(transport(e.to_string())),
+        };
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| transport(e.to_string()))?;
+        tokio::spawn(conn);
+        let bytes = match body {
+            Some(v) => Bytes::from(v.to_string()),
+            None => Bytes::new(),
+        };
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "localhost")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(bytes))
+            .map_err(|e| transport(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_bytes()
+            .to_vec();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            Err(ClientError::Status {
+                status: status.as_u16(),
+                message,
+            })
+        }
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, call)
+        .await
+        .map_err(|_| transport(format!("no answer within {CLIENT_TIMEOUT:?}")))?
+}
+
+/// `GET /v1/status`.
+pub async fn fetch_status(socket: &Path) -> Result<StatusReport, ClientError> {
+    let body = request(socket, "GET", "/v1/status", None).await?;
+    serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
+        socket: socket.to_path_buf(),
+        message: format!("unreadable status: {e}"),
+    })
+}

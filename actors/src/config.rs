@@ -1,0 +1,1080 @@
+//! Weft's configuration: one TOML file plus `WEFT_*` environment overrides, and the
+//! per-profile directories derived from them.
+//!
+//! Resolution order for every setting is: built-in default, then the config file, then the
+//! environment (env beats file). The config file lives at `WEFT_CONFIG`, else
+//! `$XDG_CONFIG_HOME/weft/config.toml`, else `$HOME/.config/weft/config.toml`; a missing file
+//! just means "use the defaults". Every key can be overridden as `WEFT_<SECTION>__<KEY>`
+//! (e.g. `WEFT_STORAGE__READERS=8`); `WEFT_PROFILE` and `WEFT_LOG` are shorthands for
+//! `profile` and `log.filter`.
+//!
+//! Data lives in one directory per profile under `WEFT_HOME` (default
+//! `$XDG_DATA_HOME/weft`, else `$HOME/.local/share/weft`): `profiles/<profile>/weft.db`, the
+//! LanceDB datasets, and `run/` for the daemon's socket.
+//!
+//! Errors a user can cause name the file and line (or the environment variable), the dotted
+//! key, and what was expected.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+
+/// Longest socket path, in bytes, that Weft accepts (Unix `sun_path` is 108 bytes on Linux and
+/// 104 on macOS; 100 leaves headroom).
+pub const MAX_SOCKET_PATH_BYTES: usize = 100;
+
+/// Largest value accepted for any `*_ms` duration setting: one day.
+const MAX_MS: u64 = 86_400_000;
+
+/// The whole configuration; every field has a default that works offline on a fresh machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Profile name: picks the data directory `profiles/<profile>`; `[A-Za-z0-9_-]{1,64}`.
+    pub profile: String,
+    /// Logging settings.
+    pub log: LogConfig,
+    /// Embedded database settings.
+    pub storage: StorageConfig,
+    /// Restart intensity and backoff of the root supervision tree.
+    pub supervision: SupervisionConfig,
+}
+
+/// Logging settings (`[log]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` `EnvFilter` directive string, e.g. `info` or `weft_actors=debug`;
+    /// `WEFT_LOG` overrides it.
+    pub filter: String,
+}
+
+/// Embedded database settings (`[storage]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Number of read-only SQLite connections in the reader pool (1..=64).
+    pub readers: usize,
+    /// SQLite busy timeout, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+/// Restart intensity and backoff of the root supervision tree (`[supervision]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    /// Most restarts allowed within `period_ms` before the supervisor gives up.
+    pub max_restarts: u32,
+    /// Window, in milliseconds, over which `max_restarts` is counted.
+    pub period_ms: u64,
+    /// First restart delay, in milliseconds.
+    pub backoff_min_ms: u64,
+    /// Largest restart delay, in milliseconds.
+    pub backoff_max_ms: u64,
+    /// Random jitter applied to each delay, as a fraction (0.0..=1.0).
+    pub backoff_jitter: f64,
+    /// A child that stays up this long, in milliseconds, has its backoff reset.
+    pub reset_after_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: "default".to_owned(),
+            log: LogConfig::default(),
+            storage: StorageConfig::default(),
+            supervision: SupervisionConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            readers: 4,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        Self {
+            max_restarts: 3,
+            period_ms: 5000,
+            backoff_min_ms: 100,
+            backoff_max_ms: 30_000,
+            backoff_jitter: 0.2,
+            reset_after_ms: 60_000,
+        }
+    }
+}
+
+impl Config {
+    /// Renders the configuration as TOML (what `weft config` prints).
+    pub fn to_toml(&self) -> String {
+        match toml::to_string(self) {
+            Ok(s) => s,
+            // Unreachable in practice: the config holds only strings and numbers.
+            Err(e) => format!("# cannot render the configuration as TOML: {e}\n"),
+        }
+    }
+}
+
+/// Where things live, resolved from env + config.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Root of all profiles: `WEFT_HOME`, else `$XDG_DATA_HOME/weft`, else
+    /// `$HOME/.local/share/weft`.
+    pub home: PathBuf,
+    /// The config file: `WEFT_CONFIG`, else `$XDG_CONFIG_HOME/weft/config.toml`, else
+    /// `$HOME/.config/weft/config.toml`.
+    pub config_file: PathBuf,
+    /// The resolved profile name.
+    pub profile: String,
+}
+
+impl Paths {
+    /// This profile's data directory: `home/profiles/<profile>`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.join("profiles").join(&self.profile)
+    }
+
+    /// The SQLite database: `data_dir/weft.db`.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join("weft.db")
+    }
+
+    /// Directory for the daemon's sockets: `data_dir/run` (kept at mode 0700).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.data_dir().join("run")
+    }
+
+    /// The local API socket: `runtime_dir/weft.sock`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.runtime_dir().join("weft.sock")
+    }
+
+    /// Errors if [`Paths::socket_path`] is longer than [`MAX_SOCKET_PATH_BYTES`].
+    pub fn check_socket_path(&self) -> Result<(), ConfigError> {
+        let path = self.socket_path();
+        let len = path.as_os_str().len();
+        if len > MAX_SOCKET_PATH_BYTES {
+            return Err(ConfigError::SocketPathTooLong {
+                path,
+                len,
+                max: MAX_SOCKET_PATH_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates the data directory and the runtime directory (mode 0700, fixing the mode of an
+    /// existing one); errors name the path and the fix. Also checks the socket path length.
+    pub fn ensure_dirs(&self) -> Result<(), ConfigError> {
+        self.check_socket_path()?;
+
+        let data = self.data_dir();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data)
+            .map_err(|e| ConfigError::Directory {
+                path: data.clone(),
+                problem: format!("cannot create the data directory: {e}"),
+                fix: "make its parent directory writable by you, or set WEFT_HOME to a \
+                      writable directory"
+                    .to_owned(),
+            })?;
+
+        let run = self.runtime_dir();
+        match fs::DirBuilder::new().mode(0o700).create(&run) {
+            Ok(()) => tracing::debug!(path = %run.display(), "created runtime directory"),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(ConfigError::Directory {
+                    path: run,
+                    problem: format!("cannot create the runtime directory: {e}"),
+                    fix: format!("make {} writable by you", data.display()),
+                })
+            }
+        }
+        let meta = fs::symlink_metadata(&run).map_err(|e| ConfigError::Directory {
+            path: run.clone(),
+            problem: format!("cannot inspect the runtime directory: {e}"),
+            fix: format!("make {} readable by you", data.display()),
+        })?;
+        if !meta.is_dir() {
+            return Err(ConfigError::Directory {
+                path: run,
+                problem: "exists but is not a directory".to_owned(),
+                fix: "remove it; weft recreates it as a directory".to_owned(),
+            });
+        }
+        let me = current_uid();
+        if meta.uid() != me {
+            return Err(ConfigError::Directory {
+                path: run,
+                problem: format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
+                fix: "remove it (weft recreates it) or chown it to yourself".to_owned(),
+            });
+        }
+        let mode = meta.mode() & 0o777;
+        if mode != 0o700 {
+            fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).map_err(|e| {
+                ConfigError::Directory {
+                    path: run.clone(),
+                    problem: format!("has mode {mode:04o} and cannot be changed to 0700: {e}"),
+                    fix: format!("run `chmod 700 {}`", run.display()),
+                }
+            })?;
+            tracing::info!(path = %run.display(), old_mode = format!("{mode:04o}"), "set runtime directory mode to 0700");
+        }
+        Ok(())
+    }
+}
+
+/// The effective user id of this process.
+pub(crate) fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// A loaded config plus where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The effective configuration (defaults, then file, then environment).
+    pub config: Config,
+    /// Where things live for the resolved profile.
+    pub paths: Paths,
+    /// Whether the config file existed (false: defaults and environment only).
+    pub file_found: bool,
+}
+
+/// Where a setting's value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A line (1-based) of the config file.
+    File {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// An environment variable.
+    Env {
+        /// The variable's name.
+        var: String,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{} line {line}", path.display()),
+            Origin::Env { var } => write!(f, "environment variable {var}"),
+        }
+    }
+}
+
+/// Everything that can go wrong loading the configuration or preparing its directories.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file exists but could not be read.
+    #[error(
+        "cannot read config file {}: {source}; fix its permissions (it must be UTF-8 text) \
+         or point WEFT_CONFIG at another file",
+        path.display()
+    )]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("{} line {line}: invalid TOML: {message}", path.display())]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// The config file has a key Weft does not know.
+    #[error(
+        "{} line {line}: unknown key {key}; valid keys {} are: {}",
+        path.display(),
+        if table.is_empty() { "at the top level".to_owned() } else { format!("in [{table}]") },
+        valid.join(", ")
+    )]
+    UnknownKey {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: usize,
+        /// The dotted key, e.g. `storage.reader`.
+        key: String,
+        /// The table the key is in (`""` for the top level).
+        table: String,
+        /// The keys that table accepts.
+        valid: Vec<String>,
+    },
+    /// A setting has the wrong type or is out of range.
+    #[error("{origin}: key {key}: expected {expected}, found {found}")]
+    Value {
+        /// The file line or environment variable that set it.
+        origin: Origin,
+        /// The dotted key, e.g. `storage.readers`.
+        key: String,
+        /// What is accepted.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// A `WEFT_<SECTION>__<KEY>` variable that matches no setting.
+    #[error("unknown environment variable {var}; valid ones are: {}", valid.join(", "))]
+    UnknownEnv {
+        /// The variable's name.
+        var: String,
+        /// Every valid `WEFT_<SECTION>__<KEY>` name.
+        valid: Vec<String>,
+    },
+    /// A path variable that Weft uses is not valid UTF-8.
+    #[error("environment variable {var} is not valid UTF-8; set it to a UTF-8 path")]
+    EnvNotUnicode {
+        /// The variable's name.
+        var: String,
+    },
+    /// No home directory to derive a default location from.
+    #[error("cannot locate the {what}: neither {xdg} nor HOME is set; set HOME, or set {weft}")]
+    NoHome {
+        /// What was being located, e.g. "config file".
+        what: &'static str,
+        /// The XDG variable consulted.
+        xdg: &'static str,
+        /// The Weft variable that sets it directly.
+        weft: &'static str,
+    },
+    /// A relative path in the environment could not be made absolute.
+    #[error("{var}={value:?} is relative and the current directory is unknown ({source}); set {var} to an absolute path")]
+    RelativePath {
+        /// The variable's name.
+        var: String,
+        /// Its value.
+        value: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A directory could not be created or has the wrong owner, type or mode.
+    #[error("{}: {problem}; fix: {fix}", path.display())]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// The daemon's socket path would exceed the Unix socket path limit.
+    #[error(
+        "socket path {} is {len} bytes, over the {max}-byte Unix socket limit; set WEFT_HOME \
+         to a shorter directory (e.g. ~/.weft)",
+        path.display()
+    )]
+    SocketPathTooLong {
+        /// The socket path.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The type and range of one setting.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `[A-Za-z0-9_-]{1,64}`.
+    Profile,
+    /// Any string.
+    Str,
+    /// An integer in `min..=max`.
+    UInt { min: u64, max: u64 },
+    /// A number in `min..=max`.
+    Float { min: f64, max: f64 },
+}
+
+impl Kind {
+    fn expected(self) -> String {
+        match self {
+            Kind::Profile => {
+                "a profile name of 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'".to_owned()
+            }
+            Kind::Str => "a string".to_owned(),
+            Kind::UInt { min, max } => format!("an integer {min}..={max}"),
+            Kind::Float { min, max } => format!("a number {min:?}..={max:?}"),
+        }
+    }
+}
+
+/// A typed, range-checked setting value.
+#[derive(Debug, Clone)]
+enum Val {
+    Str(String),
+    UInt(u64),
+    Float(f64),
+}
+
+/// One setting: dotted key, type, and how to store it.
+struct Field {
+    key: &'static str,
+    kind: Kind,
+    set: fn(&mut Config, Val),
+}
+
+fn as_string(v: Val) -> String {
+    match v {
+        Val::Str(s) => s,
+        Val::UInt(n) => n.to_string(),
+        Val::Float(x) => x.to_string(),
+    }
+}
+
+fn as_u64(v: Val) -> u64 {
+    match v {
+        Val::UInt(n) => n,
+        // Unreachable: values are produced for their field's kind.
+        Val::Str(_) | Val::Float(_) => 0,
+    }
+}
+
+fn as_f64(v: Val) -> f64 {
+    match v {
+        Val::Float(x) => x,
+        Val::UInt(n) => n as f64,
+        Val::Str(_) => 0.0,
+    }
+}
+
+/// Every setting. Kept in sync with [`Config`] by a unit test.
+const FIELDS: &[Field] = &[
+    Field {
+        key: "profile",
+        kind: Kind::Profile,
+        set: |c, v| c.profile = as_string(v),
+    },
+    Field {
+        key: "log.filter",
+        kind: Kind::Str,
+        set: |c, v| c.log.filter = as_string(v),
+    },
+    Field {
+        key: "storage.readers",
+        kind: Kind::UInt { min: 1, max: 64 },
+        set: |c, v| c.storage.readers = usize::try_from(as_u64(v)).unwrap_or(usize::MAX),
+    },
+    Field {
+        key: "storage.busy_timeout_ms",
+        kind: Kind::UInt {
+            min: 0,
+            max: MAX_MS,
+        },
+        set: |c, v| c.storage.busy_timeout_ms = as_u64(v),
+    },
+    Field {
+        key: "supervision.max_restarts",
+        kind: Kind::UInt {
+            min: 0,
+            max: u32::MAX as u64,
+        },
+        set: |c, v| c.supervision.max_restarts = u32::try_from(as_u64(v)).unwrap_or(u32::MAX),
+    },
+    Field {
+        key: "supervision.period_ms",
+        kind: Kind::UInt {
+            min: 1,
+            max: MAX_MS,
+        },
+        set: |c, v| c.supervision.period_ms = as_u64(v),
+    },
+    Field {
+        key: "supervision.backoff_min_ms",
+        kind: Kind::UInt {
+            min: 0,
+            max: MAX_MS,
+        },
+        set: |c, v| c.supervision.backoff_min_ms = as_u64(v),
+    },
+    Field {
+        key: "supervision.backoff_max_ms",
+        kind: Kind::UInt {
+            min: 0,
+            max: MAX_MS,
+        },
+        set: |c, v| c.supervision.backoff_max_ms = as_u64(v),
+    },
+    Field {
+        key: "supervision.backoff_jitter",
+        kind: Kind::Float { min: 0.0, max: 1.0 },
+        set: |c, v| c.supervision.backoff_jitter = as_f64(v),
+    },
+    Field {
+        key: "supervision.reset_after_ms",
+        kind: Kind::UInt {
+            min: 0,
+            max: MAX_MS,
+        },
+        set: |c, v| c.supervision.reset_after_ms = as_u64(v),
+    },
+];
+
+/// The config's sections, in the order they are documented.
+const SECTIONS: &[&str] = &["log", "storage", "supervision"];
+
+fn field(key: &str) -> Option<&'static Field> {
+    FIELDS.iter().find(|f| f.key == key)
+}
+
+/// Valid keys directly inside `table` (`""` = top level).
+fn valid_keys(table: &str) -> Vec<String> {
+    if table.is_empty() {
+        let mut keys = vec!["profile".to_owned()];
+        keys.extend(SECTIONS.iter().map(|s| (*s).to_owned()));
+        return keys;
+    }
+    FIELDS
+        .iter()
+        .filter_map(|f| f.key.strip_prefix(table)?.strip_prefix('.'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `WEFT_<SECTION>__<KEY>` variable for a dotted key.
+fn env_var_for(key: &str) -> String {
+    format!("WEFT_{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+fn is_profile_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Range-checks an already-typed value; `Err(found)` when out of range.
+fn check_range(kind: Kind, v: Val, found: impl Fn() -> String) -> Result<Val, String> {
+    match (kind, &v) {
+        (Kind::Profile, Val::Str(s)) if !is_profile_name(s) => Err(found()),
+        (Kind::UInt { min, max }, Val::UInt(n)) if *n < min || *n > max => Err(found()),
+        (Kind::Float { min, max }, Val::Float(x)) if !(min..=max).contains(x) => Err(found()),
+        _ => Ok(v),
+    }
+}
+
+/// Renders a TOML value for "found ...".
+fn describe(v: &DeValue<'_>) -> String {
+    match v {
+        DeValue::String(s) => format!("{:?}", s.as_ref()),
+        DeValue::Integer(i) => i.to_string(),
+        DeValue::Float(x) => x.to_string(),
+        DeValue::Boolean(b) => b.to_string(),
+        DeValue::Datetime(d) => d.to_string(),
+        DeValue::Array(_) => "an array".to_owned(),
+        DeValue::Table(_) => "a table".to_owned(),
+    }
+}
+
+/// Converts a TOML value to `kind`; `Err(found)` on wrong type or out of range.
+fn from_toml(kind: Kind, v: &DeValue<'_>) -> Result<Val, String> {
+    let found = || describe(v);
+    let val = match (kind, v) {
+        (Kind::Profile | Kind::Str, DeValue::String(s)) => Val::Str(s.to_string()),
+        (Kind::UInt { .. }, DeValue::Integer(i)) => {
+            match i128::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+            {
+                Some(n) => Val::UInt(n),
+                None => return Err(found()),
+            }
+        }
+        (Kind::Float { .. }, DeValue::Float(x)) => match x.as_str().parse::<f64>() {
+            Ok(x) => Val::Float(x),
+            Err(_) => return Err(found()),
+        },
+        (Kind::Float { .. }, DeValue::Integer(i)) => {
+            match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Val::Float(n as f64),
+                Err(_) => return Err(found()),
+            }
+        }
+        _ => return Err(found()),
+    };
+    check_range(kind, val, found)
+}
+
+/// Parses an environment variable's value as `kind`; `Err(found)` on failure.
+fn from_env(kind: Kind, raw: &str) -> Result<Val, String> {
+    let found = || format!("{raw:?}");
+    let val = match kind {
+        Kind::Profile | Kind::Str => Val::Str(raw.to_owned()),
+        Kind::UInt { .. } => match raw.trim().replace('_', "").parse::<u64>() {
+            Ok(n) => Val::UInt(n),
+            Err(_) => return Err(found()),
+        },
+        Kind::Float { .. } => match raw.trim().parse::<f64>() {
+            Ok(x) => Val::Float(x),
+            Err(_) => return Err(found()),
+        },
+    };
+    check_range(kind, val, found)
+}
+
+/// 1-based line of byte offset `pos` in `text`.
+fn line_of(text: &str, pos: usize) -> usize {
+    let end = pos.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// One setting found in the file or environment.
+struct Setting {
+    field: &'static Field,
+    val: Val,
+    origin: Origin,
+}
+
+/// Parses and validates the config file text into settings.
+fn parse_file(path: &Path, text: &str) -> Result<Vec<Setting>, ConfigError> {
+    let doc = DeTable::parse(text).map_err(|e| {
+        let mut message = e.message().trim().replace('\n', "; ");
+        // Quote the offending text when it is short, e.g. "duplicate key at `readers`".
+        if let Some(snippet) = e
+            .span()
+            .and_then(|s| text.get(s))
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 40 && !s.contains('\n'))
+        {
+            message.push_str(&format!(" at `{snippet}`"));
+        }
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line: e.span().map_or(1, |s| line_of(text, s.start)),
+            message,
+        }
+    })?;
+    let mut out = Vec::new();
+    // Collect (offset, error) so the reported error is the first one in the file, not the
+    // first in the table's key order.
+    let mut errors: Vec<(usize, ConfigError)> = Vec::new();
+    walk_table(path, text, doc.get_ref(), "", &mut out, &mut errors);
+    if let Some((_, err)) = errors.into_iter().min_by_key(|(pos, _)| *pos) {
+        return Err(err);
+    }
+    Ok(out)
+}
+
+fn walk_table(
+    path: &Path,
+    text: &str,
+    table: &DeTable<'_>,
+    prefix: &str,
+    out: &mut Vec<Setting>,
+    errors: &mut Vec<(usize, ConfigError)>,
+) {
+    for (k, v) in table.iter() {
+        let name: &str = k.get_ref().as_ref();
+        let key = if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        let pos = k.span().start;
+        let line = line_of(text, pos);
+        if prefix.is_empty() && SECTIONS.contains(&name) {
+            match v.get_ref() {
+                DeValue::Table(t) => walk_table(path, text, t, name, out, errors),
+                other => errors.push((
+                    pos,
+                    ConfigError::Value {
+                        origin: Origin::File {
+                            path: path.to_owned(),
+                            line,
+                        },
+                        key,
+                        expected: format!("a table ([{name}])"),
+                        found: describe(other),
+                    },
+                )),
+            }
+            continue;
+        }
+        let Some(f) = field(&key) else {
+            errors.push((
+                pos,
+                ConfigError::UnknownKey {
+                    path: path.to_owned(),
+                    line,
+                    key,
+                    table: prefix.to_owned(),
+                    valid: valid_keys(prefix),
+                },
+            ));
+            continue;
+        };
+        let origin = Origin::File {
+            path: path.to_owned(),
+            line,
+        };
+        match from_toml(f.kind, v.get_ref()) {
+            Ok(val) => out.push(Setting {
+                field: f,
+                val,
+                origin,
+            }),
+            Err(found) => errors.push((
+                pos,
+                ConfigError::Value {
+                    origin,
+                    key,
+                    expected: f.kind.expected(),
+                    found,
+                },
+            )),
+        }
+    }
+}
+
+/// Parses the `WEFT_*` setting overrides in `env` (sorted by name, so errors are stable).
+/// Empty values are treated as unset; unknown `WEFT_<X>__<Y>` names are errors.
+fn parse_env(env: &HashMap<String, String>) -> Result<Vec<Setting>, ConfigError> {
+    let mut names: Vec<&String> = env.keys().filter(|k| k.starts_with("WEFT_")).collect();
+    names.sort();
+    let mut out = Vec::new();
+    let mut shorthands = Vec::new();
+    for var in names {
+        let raw = &env[var];
+        let key = match var.as_str() {
+            "WEFT_PROFILE" => "profile",
+            // Applied after the generic form so the documented shorthand wins.
+            "WEFT_LOG" => {
+                shorthands.push((var, "log.filter"));
+                continue;
+            }
+            v if v.contains("__") => match FIELDS.iter().find(|f| env_var_for(f.key) == v) {
+                Some(f) if f.key.contains('.') => f.key,
+                _ => {
+                    return Err(ConfigError::UnknownEnv {
+                        var: var.clone(),
+                        valid: FIELDS
+                            .iter()
+                            .filter(|f| f.key.contains('.'))
+                            .map(|f| env_var_for(f.key))
+                            .collect(),
+                    })
+                }
+            },
+            // WEFT_HOME, WEFT_CONFIG and variables owned by other parts of weft.
+            _ => continue,
+        };
+        // An empty value means "unset", as for WEFT_HOME and the XDG variables.
+        if !raw.is_empty() {
+            out.push(env_setting(var, key, raw)?);
+        }
+    }
+    for (var, key) in shorthands {
+        if let Some(raw) = env.get(var.as_str()).filter(|v| !v.is_empty()) {
+            out.push(env_setting(var, key, raw)?);
+        }
+    }
+    Ok(out)
+}
+
+fn env_setting(var: &str, key: &str, raw: &str) -> Result<Setting, ConfigError> {
+    let origin = Origin::Env {
+        var: var.to_owned(),
+    };
+    let Some(f) = field(key) else {
+        // Unreachable: `key` comes from FIELDS.
+        return Err(ConfigError::UnknownEnv {
+            var: var.to_owned(),
+            valid: Vec::new(),
+        });
+    };
+    match from_env(f.kind, raw) {
+        Ok(val) => Ok(Setting {
+            field: f,
+            val,
+            origin,
+        }),
+        Err(found) => Err(ConfigError::Value {
+            origin,
+            key: key.to_owned(),
+            expected: f.kind.expected(),
+            found,
+        }),
+    }
+}
+
+/// Checks that involve more than one setting.
+fn check_consistency(
+    config: &Config,
+    origins: &HashMap<&'static str, Origin>,
+) -> Result<(), ConfigError> {
+    let s = &config.supervision;
+    if s.backoff_min_ms > s.backoff_max_ms {
+        let (key, origin, expected, found) = match origins.get("supervision.backoff_min_ms") {
+            Some(o) => (
+                "supervision.backoff_min_ms",
+                o.clone(),
+                format!(
+                    "a value no larger than supervision.backoff_max_ms ({})",
+                    s.backoff_max_ms
+                ),
+                s.backoff_min_ms.to_string(),
+            ),
+            None => (
+                "supervision.backoff_max_ms",
+                origins
+                    .get("supervision.backoff_max_ms")
+                    .cloned()
+                    .unwrap_or(Origin::Env {
+                        var: "WEFT_SUPERVISION__BACKOFF_MAX_MS".to_owned(),
+                    }),
+                format!(
+                    "a value no smaller than supervision.backoff_min_ms ({})",
+                    s.backoff_min_ms
+                ),
+                s.backoff_max_ms.to_string(),
+            ),
+        };
+        return Err(ConfigError::Value {
+            origin,
+            key: key.to_owned(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// A non-empty environment variable, if set.
+fn var<'a>(env: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    env.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// `value` as an absolute path (relative to the current directory).
+fn absolute(var: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    std::path::absolute(value).map_err(|source| ConfigError::RelativePath {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        source,
+    })
+}
+
+/// An XDG base directory (absolute values only, per the spec) or `$HOME/<fallback>`.
+fn xdg_dir(
+    env: &HashMap<String, String>,
+    xdg: &'static str,
+    fallback: &str,
+    what: &'static str,
+    weft: &'static str,
+) -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = var(env, xdg).map(Path::new).filter(|p| p.is_absolute()) {
+        return Ok(dir.to_owned());
+    }
+    match var(env, "HOME") {
+        Some(home) => Ok(absolute("HOME", home)?.join(fallback)),
+        None => Err(ConfigError::NoHome { what, xdg, weft }),
+    }
+}
+
+fn config_file_path(env: &HashMap<String, String>) -> Result<PathBuf, ConfigError> {
+    match var(env, "WEFT_CONFIG") {
+        Some(p) => absolute("WEFT_CONFIG", p),
+        None => Ok(xdg_dir(
+            env,
+            "XDG_CONFIG_HOME",
+            ".config",
+            "config file",
+            "WEFT_CONFIG",
+        )?
+        .join("weft")
+        .join("config.toml")),
+    }
+}
+
+fn home_path(env: &HashMap<String, String>) -> Result<PathBuf, ConfigError> {
+    match var(env, "WEFT_HOME") {
+        Some(p) => absolute("WEFT_HOME", p),
+        None => Ok(xdg_dir(
+            env,
+            "XDG_DATA_HOME",
+            ".local/share",
+            "data directory",
+            "WEFT_HOME",
+        )?
+        .join("weft")),
+    }
+}
+
+/// Load from the real process environment.
+pub fn load() -> Result<Loaded, ConfigError> {
+    let mut env = HashMap::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        match v.into_string() {
+            Ok(v) => {
+                env.insert(k.to_owned(), v);
+            }
+            Err(_) if k.starts_with("WEFT_") || k.starts_with("XDG_") || k == "HOME" => {
+                return Err(ConfigError::EnvNotUnicode { var: k.to_owned() })
+            }
+            Err(_) => {}
+        }
+    }
+    load_from_env(&env)
+}
+
+/// Load with an explicit environment (tests; also `weft` uses it with CLI overrides merged in):
+/// keys are env var names.
+pub fn load_from_env(env: &HashMap<String, String>) -> Result<Loaded, ConfigError> {
+    let config_file = config_file_path(env)?;
+    let (file_settings, file_found) = match fs::read_to_string(&config_file) {
+        Ok(text) => (parse_file(&config_file, &text)?, true),
+        // A path through a regular file cannot exist either: same as missing.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            if var(env, "WEFT_CONFIG").is_some() {
+                tracing::warn!(path = %config_file.display(), "WEFT_CONFIG points to a missing file; using defaults");
+            } else {
+                tracing::debug!(path = %config_file.display(), "no config file; using defaults");
+            }
+            (Vec::new(), false)
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: config_file,
+                source,
+            })
+        }
+    };
+    let env_settings = parse_env(env)?;
+
+    let mut config = Config::default();
+    let mut origins = HashMap::new();
+    for s in file_settings.into_iter().chain(env_settings) {
+        (s.field.set)(&mut config, s.val);
+        origins.insert(s.field.key, s.origin);
+    }
+    check_consistency(&config, &origins)?;
+
+    let paths = Paths {
+        home: home_path(env)?,
+        config_file,
+        profile: config.profile.clone(),
+    };
+    tracing::debug!(
+        config_file = %paths.config_file.display(),
+        file_found,
+        profile = %paths.profile,
+        data_dir = %paths.data_dir().display(),
+        "configuration loaded"
+    );
+    Ok(Loaded {
+        config,
+        paths,
+        file_found,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FIELDS must list exactly the keys that serde (de)serialises.
+    #[test]
+    fn fields_match_config_struct() {
+        let table: toml::Table = match toml::from_str(&Config::default().to_toml()) {
+            Ok(t) => t,
+            Err(e) => panic!("default config does not round-trip: {e}"),
+        };
+        let mut keys = Vec::new();
+        for (k, v) in &table {
+            match v.as_table() {
+                Some(t) => keys.extend(t.keys().map(|k2| format!("{k}.{k2}"))),
+                None => keys.push(k.clone()),
+            }
+        }
+        keys.sort();
+        let mut fields: Vec<String> = FIELDS.iter().map(|f| f.key.to_owned()).collect();
+        fields.sort();
+        assert_eq!(keys, fields);
+        let mut sections: Vec<&str> = table
+            .iter()
+            .filter(|(_, v)| v.is_table())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        sections.sort();
+        assert_eq!(sections, SECTIONS);
+    }
+
+    /// Setting every field through FIELDS reaches the right struct field.
+    #[test]
+    fn setters_roundtrip() {
+        let mut c = Config::default();
+        for f in FIELDS {
+            let v = match f.kind {
+                Kind::Profile | Kind::Str => Val::Str("x".to_owned()),
+                Kind::UInt { min, .. } => Val::UInt(min + 7),
+                Kind::Float { .. } => Val::Float(0.5),
+            };
+            (f.set)(&mut c, v);
+        }
+        let d = Config::default();
+        assert_eq!(c.profile, "x");
+        assert_eq!(c.log.filter, "x");
+        assert_eq!(c.storage.readers, 8);
+        assert_eq!(c.storage.busy_timeout_ms, 7);
+        assert_eq!(c.supervision.max_restarts, 7);
+        assert_eq!(c.supervision.period_ms, 8);
+        assert_eq!(c.supervision.backoff_min_ms, 7);
+        assert_eq!(c.supervision.backoff_max_ms, 7);
+        assert_eq!(c.supervision.backoff_jitter, 0.5);
+        assert_eq!(c.supervision.reset_after_ms, 7);
+        assert_ne!(c, d);
+    }
+
+    #[test]
+    fn profile_names() {
+        assert!(is_profile_name("default"));
+        assert!(is_profile_name("a-B_9"));
+        assert!(!is_profile_name(""));
+        assert!(!is_profile_name("../x"));
+        assert!(!is_profile_name("a.b"));
+        assert!(!is_profile_name(&"a".repeat(65)));
+        assert!(is_profile_name(&"a".repeat(64)));
+    }
+}

@@ -1,0 +1,13 @@
+//! Weft core library.
+//!
+//! Everything the desktop shell and the `weft` binary share lives here: the OTP-style
+//! supervision layer on ractor ([`supervision`]), embedded storage ([`storage`]), configuration
+//! ([`config`]), health checks for `weft doctor` ([`doctor`]), the local API that `weft status`
+//! talks to ([`api`]), and the root supervision tree that wires them together ([`tree`]).
+
+pub mod api;
+pub mod config;
+pub mod doctor;
+pub mod storage;
+pub mod supervision;
+pub mod tree;

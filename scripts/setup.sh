@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs everything Weft needs on a fresh Debian machine, then builds it.
+#   scripts/setup.sh             system packages + Rust check + release build
+#   scripts/setup.sh --deps-only system packages + Rust check (what CI needs before testing)
+# Idempotent and quick when everything is already there: packages are installed only when
+# missing, so a warm machine never touches the network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deps_only=0
+[[ "${1:-}" == "--deps-only" ]] && deps_only=1
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+# --- Debian packages -------------------------------------------------------------------
+# build-essential/pkg-config: the C parts of crates (bundled SQLite).
+APT_PACKAGES=(build-essential pkg-config ca-certificates git)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} with your package manager"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo_cmd=(sudo)
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  say "Debian packages present"
+fi
+
+# --- Rust ------------------------------------------------------------------------------
+MIN_RUST=1.85
+if ! command -v cargo >/dev/null; then
+  [[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || die "cargo not found: install Rust >= $MIN_RUST with rustup (https://rustup.rs), then run this again"
+rust_version=$(rustc --version | awk '{print $2}')
+if [[ "$(printf '%s\n%s\n' "$MIN_RUST" "$rust_version" | sort -V | head -n1)" != "$MIN_RUST" ]]; then
+  die "Rust $rust_version is older than $MIN_RUST: run \`rustup update stable\`"
+fi
+for c in clippy rustfmt; do
+  if ! cargo "$c" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null || die "cargo $c missing and no rustup to add it"
+    say "adding Rust component $c"
+    rustup component add "$c"
+  fi
+done
+say "Rust $rust_version"
+
+if ((deps_only)); then
+  exit 0
+fi
+
+# --- Build -----------------------------------------------------------------------------
+say "building weft (release)"
+cargo build --release --locked --bin weft
+say "done: run \`cargo run --release -q -- serve .\` (or \`weft --help\` from the target dir)"

@@ -1,0 +1,308 @@
+//! `weft`: the CLI and headless daemon. Glue over `weft-actors`; every capability lives in
+//! the library so the desktop shell can start the same tree.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use weft_actors::api::{self, ClientError, KillRequest, StatusReport};
+use weft_actors::config::{self, Loaded};
+use weft_actors::doctor::{self, CheckStatus};
+use weft_actors::supervision::{NodeState, NodeStatus};
+use weft_actors::tree;
+
+/// Weft: a local-first workspace where code, terminals, notes and chat share one memory.
+#[derive(Parser)]
+#[command(name = "weft", version, about)]
+struct Cli {
+    /// Profile to use (each profile has its own data directory); overrides WEFT_PROFILE.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Data root; overrides WEFT_HOME.
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the core (supervision tree, storage, local API) until SIGINT or SIGTERM.
+    Serve {
+        /// The folder to serve.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Show the live supervision tree of the running `weft serve`.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the machine and the profile; one line per check, with the fix when one fails.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kill one actor of the running daemon, as if it crashed (fault injection).
+    Kill {
+        /// Its path as `weft status` shows it, e.g. `root/storage`.
+        path: String,
+    },
+    /// Print the effective configuration and where things live.
+    Config,
+}
+
+/// Exit code when the daemon is not running (for `status`, `kill`).
+const EXIT_NOT_RUNNING: u8 = 3;
+/// Exit code when the supervision tree gave up.
+const EXIT_TREE_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match load_config(&cli) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("weft: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&loaded.config.log.filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("weft: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, loaded));
+    // Don't let a stuck blocking task hold the process open after an orderly shutdown.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weft: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Loaded, config::ConfigError> {
+    if cli.profile.is_none() && cli.home.is_none() {
+        return config::load();
+    }
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    if let Some(p) = &cli.profile {
+        env.insert("WEFT_PROFILE".into(), p.clone());
+    }
+    if let Some(h) = &cli.home {
+        env.insert("WEFT_HOME".into(), h.to_string_lossy().into_owned());
+    }
+    config::load_from_env(&env)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("weft: log filter `{filter}` is invalid ({e}); using `info`");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { path } => serve(loaded, path).await,
+        Command::Status { json } => status(&loaded, json).await,
+        Command::Doctor { json } => doctor(loaded, json).await,
+        Command::Kill { path } => kill(&loaded, path).await,
+        Command::Config => {
+            print!("# config file: {}", loaded.paths.config_file.display());
+            println!(
+                "{}",
+                if loaded.file_found {
+                    ""
+                } else {
+                    " (not found: defaults in use)"
+                }
+            );
+            println!("# data dir:    {}", loaded.paths.data_dir().display());
+            println!("# database:    {}", loaded.paths.db_path().display());
+            println!("# api socket:  {}", loaded.paths.socket_path().display());
+            print!("{}", loaded.config.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(loaded: Loaded, path: PathBuf) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Install handlers before starting, so a signal during start-up is not lost.
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+
+    let mut core = tree::start(&loaded, &path).await?;
+    eprintln!(
+        "weft serve: profile `{}`, workspace {}, data {}, api {} (pid {})",
+        core.info.profile,
+        core.info.workspace.display(),
+        core.info.data_dir.display(),
+        core.socket.display(),
+        core.info.pid
+    );
+    let signalled = tokio::select! {
+        _ = sigterm.recv() => Some("SIGTERM"),
+        _ = sigint.recv() => Some("SIGINT"),
+        _ = core.wait_root() => None,
+    };
+    match signalled {
+        Some(sig) => {
+            tracing::info!(signal = sig, "shutting down");
+            core.shutdown(Duration::from_millis(1500)).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let last = core
+                .view
+                .node("root")
+                .and_then(|n| n.last_error)
+                .unwrap_or_else(|| "the root supervisor stopped".into());
+            eprintln!("weft serve: the supervision tree gave up: {last}");
+            core.shutdown(Duration::from_secs(1)).await.ok();
+            Ok(ExitCode::from(EXIT_TREE_FAILED))
+        }
+    }
+}
+
+async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<ExitCode> {
+    let report = match api::fetch_status(&loaded.paths.socket_path()).await {
+        Ok(r) => r,
+        Err(e @ ClientError::NotRunning { .. }) => {
+            eprintln!("weft: {e}");
+            return Ok(ExitCode::from(EXIT_NOT_RUNNING));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_status(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_status(report: &StatusReport) -> String {
+    let d = &report.daemon;
+    let up = Duration::from_millis(
+        u64::try_from(weft_actors::supervision::events::unix_ms() - d.started_ms).unwrap_or(0),
+    );
+    let mut out = format!(
+        "weft serve {} — pid {}, profile `{}`, up {}s, {}\nworkspace {}\n\n",
+        d.version,
+        d.pid,
+        d.profile,
+        up.as_secs(),
+        if report.degraded {
+            "DEGRADED"
+        } else {
+            "healthy"
+        },
+        d.workspace.display()
+    );
+    let width = report
+        .tree
+        .iter()
+        .map(|n| node_label(n).chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    out.push_str(&format!(
+        "{:<width$}  {:<10}  {:>8}  LAST ERROR\n",
+        "NODE", "STATE", "RESTARTS"
+    ));
+    for n in &report.tree {
+        let state = match n.state {
+            NodeState::Running => "running",
+            NodeState::Restarting => "restarting",
+            NodeState::Stopped => "stopped",
+            NodeState::Failed => "FAILED",
+        };
+        out.push_str(&format!(
+            "{:<width$}  {:<10}  {:>8}  {}\n",
+            node_label(n),
+            state,
+            n.restarts,
+            n.last_error.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+/// `root/pools/embed` shows as `    embed`, indented by depth under its parent.
+fn node_label(n: &NodeStatus) -> String {
+    let depth = n.path.matches('/').count();
+    let name = n.path.rsplit('/').next().unwrap_or(&n.path);
+    format!("{}{}", "  ".repeat(depth), name)
+}
+
+async fn doctor(loaded: Loaded, json: bool) -> anyhow::Result<ExitCode> {
+    let socket = loaded.paths.socket_path();
+    let checks = tokio::task::spawn_blocking(move || doctor::run_checks(&loaded))
+        .await
+        .context("running checks")?;
+    let daemon = match api::fetch_status(&socket).await {
+        Ok(r) => format!(
+            "running (pid {}, {})",
+            r.daemon.pid,
+            if r.degraded { "degraded" } else { "healthy" }
+        ),
+        Err(ClientError::NotRunning { .. }) => "not running (start it with `weft serve`)".into(),
+        Err(e) => format!("not answering: {e}"),
+    };
+    let failed = checks.iter().any(|c| c.status == CheckStatus::Fail);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "checks": checks, "daemon": daemon })
+            )?
+        );
+    } else {
+        print!("{}", doctor::render(&checks));
+        println!("daemon: {daemon}");
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn kill(loaded: &Loaded, path: String) -> anyhow::Result<ExitCode> {
+    let body = serde_json::to_value(KillRequest { path: path.clone() })?;
+    match api::request(&loaded.paths.socket_path(), "POST", "/v1/kill", Some(body)).await {
+        Ok(_) => {
+            println!("killed {path}; its supervisor decides what happens next (see `weft status`)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ ClientError::NotRunning { .. }) => {
+            eprintln!("weft: {e}");
+            Ok(ExitCode::from(EXIT_NOT_RUNNING))
+        }
+        // Killing the API itself may cut its own answer short.
+        Err(ClientError::Transport { .. }) if path == "root/api" => {
+            println!("killed {path}; its supervisor decides what happens next (see `weft status`)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
