@@ -114,8 +114,7 @@ pub struct Core {
     /// The API socket.
     pub socket: PathBuf,
     root_join: JoinHandle<()>,
-    events_done: oneshot::Sender<()>,
-    events_task: JoinHandle<()>,
+    events: EventLog,
     _lock: InstanceLock,
 }
 
@@ -191,15 +190,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         data_dir: paths.data_dir(),
         workspace,
     };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (done_tx, done_rx) = oneshot::channel();
-    let events_task = tokio::spawn(persist_events(
-        rx,
-        done_rx,
-        storage.clone(),
-        info.boot_id.clone(),
-    ));
-    let view = TreeView::with_persistence(tx);
+    let (view, events) = EventLog::start(storage.clone(), info.boot_id.clone());
 
     let root_cell = Arc::new(OnceLock::new());
     let socket = paths.socket_path();
@@ -220,8 +211,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
     let (root, root_join) = match started {
         Ok(pair) => pair,
         Err(e) => {
-            let _ = done_tx.send(());
-            let _ = events_task.await;
+            events.finish().await;
             let _ = storage.close().await;
             return Err(CoreError::Start(spawn_err_text(&e)));
         }
@@ -235,8 +225,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         info,
         socket,
         root_join,
-        events_done: done_tx,
-        events_task,
+        events,
         _lock: lock,
     })
 }
@@ -256,11 +245,33 @@ impl Core {
     pub async fn shutdown(self, timeout: Duration) -> Result<(), CoreError> {
         let tree = self.root.shutdown(timeout).await;
         let _ = self.root_join.await;
-        let _ = self.events_done.send(());
-        let _ = self.events_task.await;
+        self.events.finish().await;
         self.storage.close().await?;
         tracing::info!("weft core stopped");
         tree.map_err(|e| CoreError::Start(e.to_string()))
+    }
+}
+
+/// The persistent event log: a [`TreeView`] whose events a background task writes to the
+/// `events` table in batches, tagged with the run's boot id.
+pub struct EventLog {
+    done: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl EventLog {
+    /// Starts the writer task; returns the view to hand to supervisors.
+    pub fn start(storage: Storage, boot_id: String) -> (TreeView, EventLog) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done, done_rx) = oneshot::channel();
+        let task = tokio::spawn(persist_events(rx, done_rx, storage, boot_id));
+        (TreeView::with_persistence(tx), EventLog { done, task })
+    }
+
+    /// Writes what is queued and stops the task.
+    pub async fn finish(self) {
+        let _ = self.done.send(());
+        let _ = self.task.await;
     }
 }
 

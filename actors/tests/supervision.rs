@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use weft_actors::storage::{Storage, StorageOptions};
 use weft_actors::supervision::{
     start_supervisor, Backoff, ChildSpec, EventKind, EventSink, NodeState, Restart, Shutdown,
     Strategy, SupervisorFlags, SupervisorHandle, TreeEvent, TreeView,
 };
+use weft_actors::tree::EventLog;
 
 /// A shared log of lifecycle calls, in the order they happened.
 type Log = Arc<Mutex<Vec<String>>>;
@@ -425,19 +427,20 @@ impl EventSink for Recorder {
 async fn the_fourth_failure_within_the_period_escalates_to_the_parent() {
     let log = Log::default();
     let recorder = Recorder::default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::open(StorageOptions::new(dir.path().join("weft.db")))
+        .await
+        .expect("storage");
+    let (view, event_log) = EventLog::start(storage.clone(), "test-boot".into());
+    let sink = Tee(recorder.clone(), view);
     let mut sub_flags = fast(Strategy::OneForOne);
     sub_flags.max_restarts = 3;
     sub_flags.period = Duration::from_secs(5);
     let sub =
         ChildSpec::supervisor("sub", sub_flags, vec![child("c", &log)]).restart(Restart::Temporary);
-    let (root, _) = start_supervisor(
-        "root",
-        fast(Strategy::OneForOne),
-        vec![sub],
-        Arc::new(recorder.clone()),
-    )
-    .await
-    .expect("start");
+    let (root, _) = start_supervisor("root", fast(Strategy::OneForOne), vec![sub], Arc::new(sink))
+        .await
+        .expect("start");
     let sub = SupervisorHandle::from_cell(cell_of(&root, "sub").await);
 
     for round in 1..=4u64 {
@@ -516,6 +519,40 @@ async fn the_fourth_failure_within_the_period_escalates_to_the_parent() {
     root.shutdown(Duration::from_secs(5))
         .await
         .expect("shutdown");
+
+    // The events table holds exactly the same sequence (plus the root's own stop).
+    event_log.finish().await;
+    let rows = storage.recent_events(1000).await.expect("events");
+    storage.close().await.expect("close");
+    let stored: Vec<(String, String, &str, u64)> = rows
+        .iter()
+        .map(|r| {
+            let kind = EventKind::ALL
+                .iter()
+                .find(|k| k.as_str() == r.kind)
+                .expect("known kind")
+                .as_str();
+            (
+                r.supervisor.clone(),
+                r.child.clone(),
+                kind,
+                r.generation as u64,
+            )
+        })
+        .collect();
+    let mut expected = seq.clone();
+    expected.push(s("", "root", "stopped", 1));
+    assert_eq!(stored, expected);
+    assert!(rows.iter().all(|r| r.boot_id == "test-boot"));
+}
+
+/// Sends each event to two sinks.
+struct Tee(Recorder, TreeView);
+impl EventSink for Tee {
+    fn record(&self, event: TreeEvent) {
+        self.0.record(event.clone());
+        self.1.record(event);
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -37,6 +37,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, for parsing stored names back.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Started,
+        EventKind::Restarted,
+        EventKind::Exited,
+        EventKind::Stopped,
+        EventKind::RestartScheduled,
+        EventKind::StartFailed,
+        EventKind::Removed,
+        EventKind::GaveUp,
+        EventKind::Escalated,
+    ];
+
     /// The stable name stored in the `events` table.
     pub fn as_str(self) -> &'static str {
         match self {
