@@ -55,6 +55,42 @@ enum Command {
     },
     /// Print the effective configuration and where things live.
     Config,
+    /// Embed texts with the daemon's embed pool (args, or one text per stdin line).
+    Embed {
+        /// Texts; read from stdin (one per line) when none are given.
+        texts: Vec<String>,
+        /// Embed as search queries instead of documents.
+        #[arg(long)]
+        query: bool,
+        /// Print the vectors as JSON (default: a summary per text).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extract entities (paths, URLs, issue refs, TODOs, ...) with the ner pool.
+    Entities {
+        /// Texts; stdin (whole) when none are given.
+        texts: Vec<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the llm pool; tokens stream as they are generated.
+    Ask {
+        /// The question; stdin when none is given.
+        prompt: Vec<String>,
+        /// A litellm provider string (e.g. `ollama/llama3`); default: the local model.
+        #[arg(long, default_value = "")]
+        model: String,
+        /// OpenAI-compatible base URL for `openai/...` models served locally.
+        #[arg(long, default_value = "")]
+        api_base: String,
+        /// Token budget.
+        #[arg(long, default_value_t = 256)]
+        max_tokens: u32,
+        /// Print each chunk as a JSON line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Exit code when the daemon is not running (for `status`, `kill`).
@@ -125,6 +161,15 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status(&loaded, json).await,
         Command::Doctor { json } => doctor(loaded, json).await,
         Command::Kill { path } => kill(&loaded, path).await,
+        Command::Embed { texts, query, json } => embed(&loaded, texts, query, json).await,
+        Command::Entities { texts, json } => entities(&loaded, texts, json).await,
+        Command::Ask {
+            prompt,
+            model,
+            api_base,
+            max_tokens,
+            json,
+        } => ask(&loaded, prompt, model, api_base, max_tokens, json).await,
         Command::Config => {
             print!("# config file: {}", loaded.paths.config_file.display());
             println!(
@@ -304,5 +349,160 @@ async fn kill(loaded: &Loaded, path: String) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads stdin as UTF-8; invalid bytes are a clear error, not mangled text.
+fn read_stdin() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("reading stdin")?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "stdin is not valid UTF-8 (first bad byte at offset {}); convert it first, e.g. `iconv -f latin1 -t utf-8`",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Maps a client error to an exit code (3: no daemon) or an error.
+fn client_failure(e: ClientError) -> anyhow::Result<ExitCode> {
+    match e {
+        e @ ClientError::NotRunning { .. } => {
+            eprintln!("weft: {e}");
+            Ok(ExitCode::from(EXIT_NOT_RUNNING))
+        }
+        e => Err(e.into()),
+    }
+}
+
+async fn embed(
+    loaded: &Loaded,
+    texts: Vec<String>,
+    query: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let texts = if texts.is_empty() {
+        read_stdin()?.lines().map(String::from).collect()
+    } else {
+        texts
+    };
+    let body = serde_json::to_value(api::EmbedBody { texts, query })?;
+    let answer =
+        match api::request(&loaded.paths.socket_path(), "POST", "/v1/embed", Some(body)).await {
+            Ok(b) => b,
+            Err(e) => return client_failure(e),
+        };
+    let answer: api::EmbedAnswer =
+        serde_json::from_slice(&answer).context("reading the embed answer")?;
+    if json {
+        println!("{}", serde_json::to_string(&answer)?);
+    } else {
+        println!(
+            "{} vectors, dim {}, model {}",
+            answer.vectors.len(),
+            answer.dim,
+            answer.model_id
+        );
+        for (i, v) in answer.vectors.iter().enumerate() {
+            let head: Vec<String> = v.iter().take(4).map(|x| format!("{x:.4}")).collect();
+            println!("{i:>4}: [{}, ...]", head.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn entities(loaded: &Loaded, texts: Vec<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let texts = if texts.is_empty() {
+        vec![read_stdin()?]
+    } else {
+        texts
+    };
+    let body = serde_json::to_value(api::EntitiesBody { texts })?;
+    let answer = match api::request(
+        &loaded.paths.socket_path(),
+        "POST",
+        "/v1/entities",
+        Some(body),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return client_failure(e),
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&answer).context("reading the entities answer")?;
+    if json {
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (i, list) in v["results"].as_array().into_iter().flatten().enumerate() {
+        for e in list.as_array().into_iter().flatten() {
+            println!(
+                "{i}\t{}\t{}..{}\t{}{}",
+                e["label"].as_str().unwrap_or(""),
+                e["start"],
+                e["end"],
+                e["text"].as_str().unwrap_or(""),
+                e["detail"]
+                    .as_str()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!("\t{d}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ask(
+    loaded: &Loaded,
+    prompt: Vec<String>,
+    model: String,
+    api_base: String,
+    max_tokens: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let prompt = if prompt.is_empty() {
+        read_stdin()?
+    } else {
+        prompt.join(" ")
+    };
+    let body = serde_json::to_value(api::AskBody {
+        prompt,
+        model,
+        max_tokens,
+        api_base,
+    })?;
+    let mut failed: Option<String> = None;
+    let result = api::request_lines(&loaded.paths.socket_path(), "/v1/ask", body, |line| {
+        if json {
+            println!("{line}");
+        } else if let Some(msg) = line.get("message").and_then(|m| m.as_str()) {
+            failed = Some(msg.to_string());
+        } else if let Some(t) = line.get("text").and_then(|t| t.as_str()) {
+            print!("{t}");
+            let _ = std::io::stdout().flush();
+        }
+        if json && line.get("code").is_some() {
+            failed = line
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(String::from);
+        }
+    })
+    .await;
+    if !json {
+        println!();
+    }
+    if let Err(e) = result {
+        return client_failure(e);
+    }
+    match failed {
+        Some(msg) => Err(anyhow::anyhow!(msg)),
+        None => Ok(ExitCode::SUCCESS),
     }
 }

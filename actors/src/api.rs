@@ -26,6 +26,8 @@ use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::config::PoolKind;
+use crate::pool::{EmbedMode, PoolError, PoolStats, Pools};
 use crate::storage::Storage;
 use crate::supervision::{ChildKind, NodeStatus, SupervisorHandle, TreeEvent, TreeView};
 
@@ -59,6 +61,9 @@ pub struct StatusReport {
     pub tree: Vec<NodeStatus>,
     /// The latest supervision events, oldest first.
     pub recent_events: Vec<TreeEvent>,
+    /// Counters of each enabled worker pool.
+    #[serde(default)]
+    pub pools: std::collections::BTreeMap<String, PoolStats>,
 }
 
 /// Everything the handlers need.
@@ -72,6 +77,8 @@ pub struct ApiContext {
     pub root: Arc<OnceLock<SupervisorHandle>>,
     /// The daemon's facts.
     pub info: DaemonInfo,
+    /// The worker pools.
+    pub pools: Pools,
 }
 
 /// Builds the router (also usable over other transports later).
@@ -81,6 +88,9 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/events", get(events))
         .route("/v1/kill", post(kill))
+        .route("/v1/embed", post(embed))
+        .route("/v1/entities", post(entities))
+        .route("/v1/ask", post(ask))
         .with_state(ctx)
 }
 
@@ -97,6 +107,7 @@ async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
         degraded: !ctx.view.degraded().is_empty(),
         tree,
         recent_events,
+        pools: ctx.pools.stats(),
     })
 }
 
@@ -188,6 +199,157 @@ pub async fn find_actor(root: &SupervisorHandle, path: &str) -> Result<ActorCell
         }
     }
     Ok(cell)
+}
+
+/// Body of `POST /v1/embed`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbedBody {
+    /// Texts to embed.
+    pub texts: Vec<String>,
+    /// Embed as search queries instead of documents.
+    #[serde(default)]
+    pub query: bool,
+}
+
+/// Answer of `POST /v1/embed`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbedAnswer {
+    /// Model, backend and precision.
+    pub model_id: String,
+    /// Dimension.
+    pub dim: usize,
+    /// One vector per text.
+    pub vectors: Vec<Vec<f32>>,
+}
+
+async fn embed(State(ctx): State<ApiContext>, Json(body): Json<EmbedBody>) -> Response {
+    let pool = match ctx.pools.get(PoolKind::Embed) {
+        Ok(p) => p.clone(),
+        Err(e) => return pool_error(&e),
+    };
+    let mode = if body.query {
+        EmbedMode::Query
+    } else {
+        EmbedMode::Document
+    };
+    match pool.embed(body.texts, mode).await {
+        Ok(out) => Json(EmbedAnswer {
+            vectors: (0..out.count).map(|i| out.row(i).to_vec()).collect(),
+            model_id: out.model_id,
+            dim: out.dim,
+        })
+        .into_response(),
+        Err(e) => pool_error(&e),
+    }
+}
+
+/// Body of `POST /v1/entities`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntitiesBody {
+    /// Texts to scan.
+    pub texts: Vec<String>,
+}
+
+async fn entities(State(ctx): State<ApiContext>, Json(body): Json<EntitiesBody>) -> Response {
+    let pool = match ctx.pools.get(PoolKind::Ner) {
+        Ok(p) => p.clone(),
+        Err(e) => return pool_error(&e),
+    };
+    match pool.extract(body.texts).await {
+        Ok(reply) => Json(serde_json::json!({
+            "model_id": reply.model_id,
+            "results": reply.results.iter().map(|list| list.entities.iter().map(|e| serde_json::json!({
+                "label": e.label, "start": e.start, "end": e.end, "text": e.text,
+                "source": e.source, "detail": e.detail,
+            })).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => pool_error(&e),
+    }
+}
+
+/// Body of `POST /v1/ask`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AskBody {
+    /// The question (a single user message).
+    pub prompt: String,
+    /// A litellm provider string; empty for the local default.
+    #[serde(default)]
+    pub model: String,
+    /// Token budget (0 = worker default).
+    #[serde(default)]
+    pub max_tokens: u32,
+    /// OpenAI-compatible base URL, for `openai/...` models on a local server.
+    #[serde(default)]
+    pub api_base: String,
+}
+
+/// Streams the answer as newline-delimited JSON chunks; an error mid-stream is a last line
+/// with `code` and `message`.
+async fn ask(State(ctx): State<ApiContext>, Json(body): Json<AskBody>) -> Response {
+    let pool = match ctx.pools.get(PoolKind::Llm) {
+        Ok(p) => p.clone(),
+        Err(e) => return pool_error(&e),
+    };
+    let request = weft_proto::worker::CompleteRequest {
+        model: body.model,
+        messages: vec![weft_proto::worker::ChatMessage {
+            role: "user".into(),
+            content: body.prompt,
+        }],
+        max_tokens: body.max_tokens,
+        temperature: 0.0,
+        job_id: String::new(),
+        stop: Vec::new(),
+        api_base: body.api_base,
+    };
+    let mut completion = match pool.complete(request).await {
+        Ok(c) => c,
+        Err(e) => return pool_error(&e),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        while let Some(next) = completion.next().await {
+            let line = match next {
+                Ok(c) => serde_json::json!({
+                    "text": c.text, "done": c.done, "finish_reason": c.finish_reason,
+                    "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+                    "model": c.model,
+                }),
+                Err(e) => serde_json::json!({ "code": e.code(), "message": e.to_string() }),
+            };
+            // The client hung up: dropping `completion` cancels generation.
+            if tx.send(Ok(Bytes::from(format!("{line}\n")))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            )
+        })
+}
+
+fn pool_error(e: &PoolError) -> Response {
+    let status = match e {
+        PoolError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        PoolError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
+        PoolError::Disabled { .. }
+        | PoolError::Down { .. }
+        | PoolError::NoWorker { .. }
+        | PoolError::Restarted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        PoolError::WorkerFailed { .. } => StatusCode::BAD_GATEWAY,
+    };
+    error(status, &e.code(), &e.to_string())
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -409,6 +571,82 @@ pub async fn request(
     tokio::time::timeout(CLIENT_TIMEOUT, call)
         .await
         .map_err(|_| transport(format!("no answer within {CLIENT_TIMEOUT:?}")))?
+}
+
+/// `POST` with a JSON body whose answer is newline-delimited JSON; calls `on_line` for each
+/// line as it arrives (used by `weft ask` to print tokens while they stream).
+pub async fn request_lines(
+    socket: &Path,
+    path: &str,
+    body: serde_json::Value,
+    mut on_line: impl FnMut(serde_json::Value),
+) -> Result<(), ClientError> {
+    let transport = |message: String| ClientError::Transport {
+        socket: socket.to_path_buf(),
+        message,
+    };
+    let stream = match tokio::net::UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ClientError::NotRunning {
+                socket: socket.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(transport(e.to_string())),
+    };
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(hyper::header::HOST, "localhost")
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| transport(e.to_string()))?;
+    let resp = tokio::time::timeout(CLIENT_TIMEOUT, sender.send_request(req))
+        .await
+        .map_err(|_| transport(format!("no answer within {CLIENT_TIMEOUT:?}")))?
+        .map_err(|e| transport(e.to_string()))?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut all: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| transport(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if !status.is_success() {
+            all.extend_from_slice(&data);
+            continue;
+        }
+        buf.extend_from_slice(&data);
+        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) {
+                on_line(v);
+            }
+        }
+    }
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&all)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&all).into_owned());
+        return Err(ClientError::Status {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    Ok(())
 }
 
 /// `GET /v1/status`.

@@ -10,7 +10,20 @@
 //!
 //! Data lives in one directory per profile under `WEFT_HOME` (default
 //! `$XDG_DATA_HOME/weft`, else `$HOME/.local/share/weft`): `profiles/<profile>/weft.db`, the
-//! LanceDB datasets, and `run/` for the daemon's socket.
+//! LanceDB datasets, and `run/` for the daemon's socket (with `run/workers/` for the Python
+//! workers' sockets).
+//!
+//! The Python workers (embedding, NER and LLM pools) run from a virtual environment and load
+//! exported models that are shared by every profile, so they do not live under `WEFT_HOME`:
+//! the venv is `WEFT_VENV`, else `$XDG_DATA_HOME/weft/venv`, else
+//! `$HOME/.local/share/weft/venv`; the models directory is `WEFT_MODELS`, else
+//! `$XDG_DATA_HOME/weft/models`, else `$HOME/.local/share/weft/models`. (With neither
+//! `XDG_DATA_HOME` nor `HOME` set, both fall back to `WEFT_HOME/venv` and `WEFT_HOME/models`.)
+//! `workers.python` and `workers.models_dir` override them.
+//!
+//! Sections: `[log]`, `[storage]`, `[supervision]`, `[workers]` (shared by every worker pool),
+//! and one per pool, `[embed]`, `[ner]` and `[llm]`; `weft config` prints every key with its
+//! effective value.
 //!
 //! Errors a user can cause name the file and line (or the environment variable), the dotted
 //! key, and what was expected.
@@ -29,8 +42,24 @@ use toml::de::{DeTable, DeValue};
 /// 104 on macOS; 100 leaves headroom).
 pub const MAX_SOCKET_PATH_BYTES: usize = 100;
 
+/// Longest file name, in bytes, of a worker socket under [`Paths::workers_runtime_dir`]
+/// (e.g. `embed-12-3.sock`); [`Paths::check_socket_path`] keeps room for it.
+pub const MAX_WORKER_SOCKET_NAME_BYTES: usize = 20;
+
 /// Largest value accepted for any `*_ms` duration setting: one day.
 const MAX_MS: u64 = 86_400_000;
+
+/// Largest `min_workers`, `max_workers` and `inflight` of a worker pool.
+const MAX_WORKERS: u64 = 64;
+
+/// Largest `queue` of a worker pool.
+const MAX_QUEUE: u64 = 1_000_000;
+
+/// The choices of `embed.backend`.
+const EMBED_BACKENDS: &[&str] = &["auto", "torch", "onnx", "openvino"];
+
+/// The choices of `embed.precision`.
+const EMBED_PRECISIONS: &[&str] = &["fp32", "int8"];
 
 /// The whole configuration; every field has a default that works offline on a fresh machine.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,6 +73,14 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Restart intensity and backoff of the root supervision tree.
     pub supervision: SupervisionConfig,
+    /// Settings shared by every Python worker pool.
+    pub workers: WorkersConfig,
+    /// The embedding worker pool.
+    pub embed: EmbedPoolConfig,
+    /// The named-entity-recognition worker pool.
+    pub ner: NerPoolConfig,
+    /// The local LLM worker pool.
+    pub llm: LlmPoolConfig,
 }
 
 /// Logging settings (`[log]`).
@@ -83,6 +120,145 @@ pub struct SupervisionConfig {
     pub reset_after_ms: u64,
 }
 
+/// Settings shared by every Python worker pool (`[workers]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Master switch: `false` starts no worker pool (the rest of Weft runs without them).
+    pub enabled: bool,
+    /// The Python interpreter of the workers' venv; `""` means `<venv>/bin/python` (see
+    /// [`Paths::python`]).
+    pub python: String,
+    /// Directory of the exported embedding backends; `""` means [`Paths::models`] (see
+    /// [`Paths::models_dir`]).
+    pub models_dir: String,
+    /// Deadline, in milliseconds, for a new worker's READY line and first health check
+    /// (1..=86400000).
+    pub start_timeout_ms: u64,
+    /// Interval, in milliseconds, between health checks of each worker (100..=86400000).
+    pub health_interval_ms: u64,
+    /// Deadline, in milliseconds, of one health check (50..=86400000).
+    pub health_timeout_ms: u64,
+    /// Deadline, in milliseconds, of one request to a worker (100..=86400000).
+    pub call_timeout_ms: u64,
+    /// Grace period, in milliseconds, between SIGTERM and SIGKILL when stopping a worker
+    /// (0..=86400000).
+    pub stop_grace_ms: u64,
+    /// How long, in milliseconds, a caller waits for a queue slot before the pool answers
+    /// `Overloaded` (0..=86400000).
+    pub admission_wait_ms: u64,
+}
+
+/// The embedding worker pool (`[embed]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbedPoolConfig {
+    /// Whether this pool runs (also needs `workers.enabled`).
+    pub enabled: bool,
+    /// Workers kept running even when idle (0..=64).
+    pub min_workers: u32,
+    /// Most workers the pool scales up to (1..=64, at least `min_workers`).
+    pub max_workers: u32,
+    /// Most requests waiting for a worker (1..=1000000).
+    pub queue: u32,
+    /// Most requests in flight on one worker (1..=64).
+    pub inflight: u32,
+    /// `""` for the packaged all-MiniLM-L6-v2; else a sentence-transformers folder or model
+    /// name.
+    pub model: String,
+    /// Inference backend: `auto`, `torch`, `onnx` or `openvino`.
+    pub backend: String,
+    /// Weight precision: `fp32` or `int8`.
+    pub precision: String,
+    /// Threads per worker; 0 means the number of cores divided by `max_workers` (0..=256).
+    pub threads: u32,
+    /// Texts embedded per batch (1..=4096).
+    pub batch_size: u32,
+}
+
+/// The named-entity-recognition worker pool (`[ner]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NerPoolConfig {
+    /// Whether this pool runs (also needs `workers.enabled`).
+    pub enabled: bool,
+    /// Workers kept running even when idle (0..=64).
+    pub min_workers: u32,
+    /// Most workers the pool scales up to (1..=64, at least `min_workers`).
+    pub max_workers: u32,
+    /// Most requests waiting for a worker (1..=1000000).
+    pub queue: u32,
+    /// Most requests in flight on one worker (1..=64).
+    pub inflight: u32,
+}
+
+/// The local LLM worker pool (`[llm]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmPoolConfig {
+    /// Whether this pool runs (also needs `workers.enabled`).
+    pub enabled: bool,
+    /// Workers kept running even when idle (0..=64).
+    pub min_workers: u32,
+    /// Most workers the pool scales up to (1..=64, at least `min_workers`).
+    pub max_workers: u32,
+    /// Most requests waiting for a worker (1..=1000000).
+    pub queue: u32,
+    /// Most requests in flight on one worker (1..=64).
+    pub inflight: u32,
+    /// `""` for the packaged SmolLM2-135M GGUF; else the path of a GGUF file.
+    pub model: String,
+    /// Refuse cloud providers: only local models are used.
+    pub local_only: bool,
+}
+
+/// One of the Python worker pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    /// The embedding pool (`[embed]`).
+    Embed,
+    /// The named-entity-recognition pool (`[ner]`).
+    Ner,
+    /// The local LLM pool (`[llm]`).
+    Llm,
+}
+
+impl PoolKind {
+    /// Every pool kind, in the order the sections are documented.
+    pub const ALL: [PoolKind; 3] = [PoolKind::Embed, PoolKind::Ner, PoolKind::Llm];
+
+    /// The pool's config section name: `"embed"`, `"ner"` or `"llm"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolKind::Embed => "embed",
+            PoolKind::Ner => "ner",
+            PoolKind::Llm => "llm",
+        }
+    }
+}
+
+impl fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The sizing settings every worker pool has, read uniformly with [`Config::pool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Whether the pool runs: `workers.enabled` and the pool's own `enabled`.
+    pub enabled: bool,
+    /// Workers kept running even when idle.
+    pub min_workers: u32,
+    /// Most workers the pool scales up to (at least `min_workers`).
+    pub max_workers: u32,
+    /// Most requests waiting for a worker.
+    pub queue: u32,
+    /// Most requests in flight on one worker.
+    pub inflight: u32,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -90,6 +266,10 @@ impl Default for Config {
             log: LogConfig::default(),
             storage: StorageConfig::default(),
             supervision: SupervisionConfig::default(),
+            workers: WorkersConfig::default(),
+            embed: EmbedPoolConfig::default(),
+            ner: NerPoolConfig::default(),
+            llm: LlmPoolConfig::default(),
         }
     }
 }
@@ -124,13 +304,98 @@ impl Default for SupervisionConfig {
     }
 }
 
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            python: String::new(),
+            models_dir: String::new(),
+            start_timeout_ms: 120_000,
+            health_interval_ms: 2000,
+            health_timeout_ms: 2000,
+            call_timeout_ms: 60_000,
+            stop_grace_ms: 3000,
+            admission_wait_ms: 5000,
+        }
+    }
+}
+
+impl Default for EmbedPoolConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_workers: 1,
+            max_workers: 2,
+            queue: 1024,
+            inflight: 2,
+            model: String::new(),
+            backend: "auto".to_owned(),
+            precision: "fp32".to_owned(),
+            threads: 0,
+            batch_size: 32,
+        }
+    }
+}
+
+impl Default for NerPoolConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_workers: 1,
+            max_workers: 1,
+            queue: 1024,
+            inflight: 2,
+        }
+    }
+}
+
+impl Default for LlmPoolConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_workers: 1,
+            max_workers: 1,
+            queue: 64,
+            inflight: 1,
+            model: String::new(),
+            local_only: true,
+        }
+    }
+}
+
 impl Config {
     /// Renders the configuration as TOML (what `weft config` prints).
     pub fn to_toml(&self) -> String {
         match toml::to_string(self) {
             Ok(s) => s,
-            // Unreachable in practice: the config holds only strings and numbers.
+            // Unreachable in practice: the config holds only strings, numbers and booleans.
             Err(e) => format!("# cannot render the configuration as TOML: {e}\n"),
+        }
+    }
+
+    /// The sizing settings of one worker pool; `enabled` already includes the
+    /// `workers.enabled` master switch.
+    pub fn pool(&self, kind: PoolKind) -> PoolSettings {
+        let (enabled, min_workers, max_workers, queue, inflight) = match kind {
+            PoolKind::Embed => {
+                let p = &self.embed;
+                (p.enabled, p.min_workers, p.max_workers, p.queue, p.inflight)
+            }
+            PoolKind::Ner => {
+                let p = &self.ner;
+                (p.enabled, p.min_workers, p.max_workers, p.queue, p.inflight)
+            }
+            PoolKind::Llm => {
+                let p = &self.llm;
+                (p.enabled, p.min_workers, p.max_workers, p.queue, p.inflight)
+            }
+        };
+        PoolSettings {
+            enabled: self.workers.enabled && enabled,
+            min_workers,
+            max_workers,
+            queue,
+            inflight,
         }
     }
 }
@@ -146,6 +411,14 @@ pub struct Paths {
     pub config_file: PathBuf,
     /// The resolved profile name.
     pub profile: String,
+    /// The Python workers' virtual environment, shared by all profiles: `WEFT_VENV`, else
+    /// `$XDG_DATA_HOME/weft/venv`, else `$HOME/.local/share/weft/venv` (else, with neither
+    /// set, `home/venv`).
+    pub venv: PathBuf,
+    /// The exported models, shared by all profiles: `WEFT_MODELS`, else
+    /// `$XDG_DATA_HOME/weft/models`, else `$HOME/.local/share/weft/models` (else, with neither
+    /// set, `home/models`).
+    pub models: PathBuf,
 }
 
 impl Paths {
@@ -169,22 +442,57 @@ impl Paths {
         self.runtime_dir().join("weft.sock")
     }
 
-    /// Errors if [`Paths::socket_path`] is longer than [`MAX_SOCKET_PATH_BYTES`].
+    /// Directory for the Python workers' sockets: `runtime_dir/workers` (kept at mode 0700).
+    pub fn workers_runtime_dir(&self) -> PathBuf {
+        self.runtime_dir().join("workers")
+    }
+
+    /// A worker socket: `workers_runtime_dir/<name>`; `name` must be at most
+    /// [`MAX_WORKER_SOCKET_NAME_BYTES`] long for [`Paths::check_socket_path`] to cover it.
+    pub fn worker_socket_path(&self, name: &str) -> PathBuf {
+        self.workers_runtime_dir().join(name)
+    }
+
+    /// The Python interpreter that runs the workers: `workers.python` if set, else
+    /// `venv/bin/python`.
+    pub fn python(&self, cfg: &Config) -> PathBuf {
+        if cfg.workers.python.is_empty() {
+            self.venv.join("bin").join("python")
+        } else {
+            PathBuf::from(&cfg.workers.python)
+        }
+    }
+
+    /// The directory of the exported models: `workers.models_dir` if set, else
+    /// [`Paths::models`].
+    pub fn models_dir(&self, cfg: &Config) -> PathBuf {
+        if cfg.workers.models_dir.is_empty() {
+            self.models.clone()
+        } else {
+            PathBuf::from(&cfg.workers.models_dir)
+        }
+    }
+
+    /// Errors if [`Paths::socket_path`], or a worker socket whose name is
+    /// [`MAX_WORKER_SOCKET_NAME_BYTES`] long, would be longer than [`MAX_SOCKET_PATH_BYTES`].
     pub fn check_socket_path(&self) -> Result<(), ConfigError> {
-        let path = self.socket_path();
-        let len = path.as_os_str().len();
-        if len > MAX_SOCKET_PATH_BYTES {
-            return Err(ConfigError::SocketPathTooLong {
-                path,
-                len,
-                max: MAX_SOCKET_PATH_BYTES,
-            });
+        let longest_worker = self.worker_socket_path(WORKER_SOCKET_PLACEHOLDER);
+        for path in [self.socket_path(), longest_worker] {
+            let len = path.as_os_str().len();
+            if len > MAX_SOCKET_PATH_BYTES {
+                return Err(ConfigError::SocketPathTooLong {
+                    path,
+                    len,
+                    max: MAX_SOCKET_PATH_BYTES,
+                });
+            }
         }
         Ok(())
     }
 
-    /// Creates the data directory and the runtime directory (mode 0700, fixing the mode of an
-    /// existing one); errors name the path and the fix. Also checks the socket path length.
+    /// Creates the data directory, the runtime directory and the workers' runtime directory
+    /// (the last two at mode 0700, fixing the mode of existing ones); errors name the path and
+    /// the fix. Also checks the socket path lengths.
     pub fn ensure_dirs(&self) -> Result<(), ConfigError> {
         self.check_socket_path()?;
 
@@ -202,51 +510,67 @@ impl Paths {
             })?;
 
         let run = self.runtime_dir();
-        match fs::DirBuilder::new().mode(0o700).create(&run) {
-            Ok(()) => tracing::debug!(path = %run.display(), "created runtime directory"),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(ConfigError::Directory {
-                    path: run,
-                    problem: format!("cannot create the runtime directory: {e}"),
-                    fix: format!("make {} writable by you", data.display()),
-                })
-            }
-        }
-        let meta = fs::symlink_metadata(&run).map_err(|e| ConfigError::Directory {
-            path: run.clone(),
-            problem: format!("cannot inspect the runtime directory: {e}"),
-            fix: format!("make {} readable by you", data.display()),
-        })?;
-        if !meta.is_dir() {
-            return Err(ConfigError::Directory {
-                path: run,
-                problem: "exists but is not a directory".to_owned(),
-                fix: "remove it; weft recreates it as a directory".to_owned(),
-            });
-        }
-        let me = current_uid();
-        if meta.uid() != me {
-            return Err(ConfigError::Directory {
-                path: run,
-                problem: format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
-                fix: "remove it (weft recreates it) or chown it to yourself".to_owned(),
-            });
-        }
-        let mode = meta.mode() & 0o777;
-        if mode != 0o700 {
-            fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).map_err(|e| {
-                ConfigError::Directory {
-                    path: run.clone(),
-                    problem: format!("has mode {mode:04o} and cannot be changed to 0700: {e}"),
-                    fix: format!("run `chmod 700 {}`", run.display()),
-                }
-            })?;
-            tracing::info!(path = %run.display(), old_mode = format!("{mode:04o}"), "set runtime directory mode to 0700");
-        }
+        ensure_private_dir(&run, "runtime directory", &data)?;
+        ensure_private_dir(
+            &self.workers_runtime_dir(),
+            "workers' runtime directory",
+            &run,
+        )?;
         Ok(())
     }
 }
+
+/// Creates `dir` (whose parent is `parent`) at mode 0700 if missing; checks that an existing
+/// one is a directory owned by us and fixes its mode. `what` names it in errors and logs.
+fn ensure_private_dir(dir: &Path, what: &str, parent: &Path) -> Result<(), ConfigError> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => tracing::debug!(path = %dir.display(), "created {what}"),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(ConfigError::Directory {
+                path: dir.to_owned(),
+                problem: format!("cannot create the {what}: {e}"),
+                fix: format!("make {} writable by you", parent.display()),
+            })
+        }
+    }
+    let meta = fs::symlink_metadata(dir).map_err(|e| ConfigError::Directory {
+        path: dir.to_owned(),
+        problem: format!("cannot inspect the {what}: {e}"),
+        fix: format!("make {} readable by you", parent.display()),
+    })?;
+    if !meta.is_dir() {
+        return Err(ConfigError::Directory {
+            path: dir.to_owned(),
+            problem: "exists but is not a directory".to_owned(),
+            fix: "remove it; weft recreates it as a directory".to_owned(),
+        });
+    }
+    let me = current_uid();
+    if meta.uid() != me {
+        return Err(ConfigError::Directory {
+            path: dir.to_owned(),
+            problem: format!("is owned by uid {}, not by you (uid {me})", meta.uid()),
+            fix: "remove it (weft recreates it) or chown it to yourself".to_owned(),
+        });
+    }
+    let mode = meta.mode() & 0o777;
+    if mode != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
+            ConfigError::Directory {
+                path: dir.to_owned(),
+                problem: format!("has mode {mode:04o} and cannot be changed to 0700: {e}"),
+                fix: format!("run `chmod 700 {}`", dir.display()),
+            }
+        })?;
+        tracing::info!(path = %dir.display(), old_mode = format!("{mode:04o}"), "set {what} mode to 0700");
+    }
+    Ok(())
+}
+
+/// A stand-in worker socket name of [`MAX_WORKER_SOCKET_NAME_BYTES`] bytes, for the length
+/// check (and its error message).
+const WORKER_SOCKET_PLACEHOLDER: &str = "<worker-socket>.sock";
 
 /// The effective user id of this process.
 pub(crate) fn current_uid() -> u32 {
@@ -391,7 +715,9 @@ pub enum ConfigError {
         /// What to do about it.
         fix: String,
     },
-    /// The daemon's socket path would exceed the Unix socket path limit.
+    /// The daemon's socket path, or the longest worker socket path (`path` then ends in a
+    /// stand-in name of [`MAX_WORKER_SOCKET_NAME_BYTES`] bytes), would exceed the Unix socket
+    /// path limit.
     #[error(
         "socket path {} is {len} bytes, over the {max}-byte Unix socket limit; set WEFT_HOME \
          to a shorter directory (e.g. ~/.weft)",
@@ -418,6 +744,10 @@ enum Kind {
     UInt { min: u64, max: u64 },
     /// A number in `min..=max`.
     Float { min: f64, max: f64 },
+    /// A TOML boolean; in the environment also `1/0`, `yes/no`, `on/off` (any case).
+    Bool,
+    /// One of these strings (matched ignoring ASCII case, stored as listed).
+    Choice(&'static [&'static str]),
 }
 
 impl Kind {
@@ -429,8 +759,20 @@ impl Kind {
             Kind::Str => "a string".to_owned(),
             Kind::UInt { min, max } => format!("an integer {min}..={max}"),
             Kind::Float { min, max } => format!("a number {min:?}..={max:?}"),
+            Kind::Bool => "true or false".to_owned(),
+            Kind::Choice(choices) => format!("one of {}", choices.join(", ")),
         }
     }
+}
+
+/// Shorthand for a `*_ms` duration of at least `min` milliseconds.
+const fn ms(min: u64) -> Kind {
+    Kind::UInt { min, max: MAX_MS }
+}
+
+/// Shorthand for an integer in `min..=max`.
+const fn uint(min: u64, max: u64) -> Kind {
+    Kind::UInt { min, max }
 }
 
 /// A typed, range-checked setting value.
@@ -439,6 +781,7 @@ enum Val {
     Str(String),
     UInt(u64),
     Float(f64),
+    Bool(bool),
 }
 
 /// One setting: dotted key, type, and how to store it.
@@ -453,6 +796,7 @@ fn as_string(v: Val) -> String {
         Val::Str(s) => s,
         Val::UInt(n) => n.to_string(),
         Val::Float(x) => x.to_string(),
+        Val::Bool(b) => b.to_string(),
     }
 }
 
@@ -460,15 +804,28 @@ fn as_u64(v: Val) -> u64 {
     match v {
         Val::UInt(n) => n,
         // Unreachable: values are produced for their field's kind.
-        Val::Str(_) | Val::Float(_) => 0,
+        Val::Str(_) | Val::Float(_) | Val::Bool(_) => 0,
     }
+}
+
+/// For fields whose range is within `u32` (saturates otherwise).
+fn as_u32(v: Val) -> u32 {
+    u32::try_from(as_u64(v)).unwrap_or(u32::MAX)
 }
 
 fn as_f64(v: Val) -> f64 {
     match v {
         Val::Float(x) => x,
         Val::UInt(n) => n as f64,
-        Val::Str(_) => 0.0,
+        Val::Str(_) | Val::Bool(_) => 0.0,
+    }
+}
+
+fn as_bool(v: Val) -> bool {
+    match v {
+        Val::Bool(b) => b,
+        // Unreachable: values are produced for their field's kind.
+        Val::Str(_) | Val::UInt(_) | Val::Float(_) => false,
     }
 }
 
@@ -542,10 +899,177 @@ const FIELDS: &[Field] = &[
         },
         set: |c, v| c.supervision.reset_after_ms = as_u64(v),
     },
+    // [workers]
+    Field {
+        key: "workers.enabled",
+        kind: Kind::Bool,
+        set: |c, v| c.workers.enabled = as_bool(v),
+    },
+    Field {
+        key: "workers.python",
+        kind: Kind::Str,
+        set: |c, v| c.workers.python = as_string(v),
+    },
+    Field {
+        key: "workers.models_dir",
+        kind: Kind::Str,
+        set: |c, v| c.workers.models_dir = as_string(v),
+    },
+    Field {
+        key: "workers.start_timeout_ms",
+        kind: ms(1),
+        set: |c, v| c.workers.start_timeout_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.health_interval_ms",
+        kind: ms(100),
+        set: |c, v| c.workers.health_interval_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.health_timeout_ms",
+        kind: ms(50),
+        set: |c, v| c.workers.health_timeout_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.call_timeout_ms",
+        kind: ms(100),
+        set: |c, v| c.workers.call_timeout_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.stop_grace_ms",
+        kind: ms(0),
+        set: |c, v| c.workers.stop_grace_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.admission_wait_ms",
+        kind: ms(0),
+        set: |c, v| c.workers.admission_wait_ms = as_u64(v),
+    },
+    // [embed]
+    Field {
+        key: "embed.enabled",
+        kind: Kind::Bool,
+        set: |c, v| c.embed.enabled = as_bool(v),
+    },
+    Field {
+        key: "embed.min_workers",
+        kind: uint(0, MAX_WORKERS),
+        set: |c, v| c.embed.min_workers = as_u32(v),
+    },
+    Field {
+        key: "embed.max_workers",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.embed.max_workers = as_u32(v),
+    },
+    Field {
+        key: "embed.queue",
+        kind: uint(1, MAX_QUEUE),
+        set: |c, v| c.embed.queue = as_u32(v),
+    },
+    Field {
+        key: "embed.inflight",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.embed.inflight = as_u32(v),
+    },
+    Field {
+        key: "embed.model",
+        kind: Kind::Str,
+        set: |c, v| c.embed.model = as_string(v),
+    },
+    Field {
+        key: "embed.backend",
+        kind: Kind::Choice(EMBED_BACKENDS),
+        set: |c, v| c.embed.backend = as_string(v),
+    },
+    Field {
+        key: "embed.precision",
+        kind: Kind::Choice(EMBED_PRECISIONS),
+        set: |c, v| c.embed.precision = as_string(v),
+    },
+    Field {
+        key: "embed.threads",
+        kind: uint(0, 256),
+        set: |c, v| c.embed.threads = as_u32(v),
+    },
+    Field {
+        key: "embed.batch_size",
+        kind: uint(1, 4096),
+        set: |c, v| c.embed.batch_size = as_u32(v),
+    },
+    // [ner]
+    Field {
+        key: "ner.enabled",
+        kind: Kind::Bool,
+        set: |c, v| c.ner.enabled = as_bool(v),
+    },
+    Field {
+        key: "ner.min_workers",
+        kind: uint(0, MAX_WORKERS),
+        set: |c, v| c.ner.min_workers = as_u32(v),
+    },
+    Field {
+        key: "ner.max_workers",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.ner.max_workers = as_u32(v),
+    },
+    Field {
+        key: "ner.queue",
+        kind: uint(1, MAX_QUEUE),
+        set: |c, v| c.ner.queue = as_u32(v),
+    },
+    Field {
+        key: "ner.inflight",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.ner.inflight = as_u32(v),
+    },
+    // [llm]
+    Field {
+        key: "llm.enabled",
+        kind: Kind::Bool,
+        set: |c, v| c.llm.enabled = as_bool(v),
+    },
+    Field {
+        key: "llm.min_workers",
+        kind: uint(0, MAX_WORKERS),
+        set: |c, v| c.llm.min_workers = as_u32(v),
+    },
+    Field {
+        key: "llm.max_workers",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.llm.max_workers = as_u32(v),
+    },
+    Field {
+        key: "llm.queue",
+        kind: uint(1, MAX_QUEUE),
+        set: |c, v| c.llm.queue = as_u32(v),
+    },
+    Field {
+        key: "llm.inflight",
+        kind: uint(1, MAX_WORKERS),
+        set: |c, v| c.llm.inflight = as_u32(v),
+    },
+    Field {
+        key: "llm.model",
+        kind: Kind::Str,
+        set: |c, v| c.llm.model = as_string(v),
+    },
+    Field {
+        key: "llm.local_only",
+        kind: Kind::Bool,
+        set: |c, v| c.llm.local_only = as_bool(v),
+    },
 ];
 
 /// The config's sections, in the order they are documented.
-const SECTIONS: &[&str] = &["log", "storage", "supervision"];
+const SECTIONS: &[&str] = &[
+    "log",
+    "storage",
+    "supervision",
+    "workers",
+    "embed",
+    "ner",
+    "llm",
+];
 
 fn field(key: &str) -> Option<&'static Field> {
     FIELDS.iter().find(|f| f.key == key)
@@ -582,7 +1106,30 @@ fn check_range(kind: Kind, v: Val, found: impl Fn() -> String) -> Result<Val, St
         (Kind::Profile, Val::Str(s)) if !is_profile_name(s) => Err(found()),
         (Kind::UInt { min, max }, Val::UInt(n)) if *n < min || *n > max => Err(found()),
         (Kind::Float { min, max }, Val::Float(x)) if !(min..=max).contains(x) => Err(found()),
+        (Kind::Choice(choices), Val::Str(s)) => match choice(choices, s) {
+            Some(c) => Ok(Val::Str(c.to_owned())),
+            None => Err(found()),
+        },
         _ => Ok(v),
+    }
+}
+
+/// The entry of `choices` equal to `s` ignoring ASCII case.
+fn choice(choices: &'static [&'static str], s: &str) -> Option<&'static str> {
+    choices.iter().copied().find(|c| c.eq_ignore_ascii_case(s))
+}
+
+/// An environment variable's boolean: `true/false`, `1/0`, `yes/no`, `on/off`, any case.
+fn parse_env_bool(raw: &str) -> Option<bool> {
+    const TRUE: &[&str] = &["true", "1", "yes", "on"];
+    const FALSE: &[&str] = &["false", "0", "no", "off"];
+    let raw = raw.trim();
+    if TRUE.iter().any(|t| t.eq_ignore_ascii_case(raw)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| f.eq_ignore_ascii_case(raw)) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -603,7 +1150,10 @@ fn describe(v: &DeValue<'_>) -> String {
 fn from_toml(kind: Kind, v: &DeValue<'_>) -> Result<Val, String> {
     let found = || describe(v);
     let val = match (kind, v) {
-        (Kind::Profile | Kind::Str, DeValue::String(s)) => Val::Str(s.to_string()),
+        (Kind::Profile | Kind::Str | Kind::Choice(_), DeValue::String(s)) => {
+            Val::Str(s.to_string())
+        }
+        (Kind::Bool, DeValue::Boolean(b)) => Val::Bool(*b),
         (Kind::UInt { .. }, DeValue::Integer(i)) => {
             match i128::from_str_radix(i.as_str(), i.radix())
                 .ok()
@@ -641,6 +1191,11 @@ fn from_env(kind: Kind, raw: &str) -> Result<Val, String> {
             Ok(x) => Val::Float(x),
             Err(_) => return Err(found()),
         },
+        Kind::Bool => match parse_env_bool(raw) {
+            Some(b) => Val::Bool(b),
+            None => return Err(found()),
+        },
+        Kind::Choice(_) => Val::Str(raw.trim().to_owned()),
     };
     check_range(kind, val, found)
 }
@@ -792,7 +1347,8 @@ fn parse_env(env: &HashMap<String, String>) -> Result<Vec<Setting>, ConfigError>
                     })
                 }
             },
-            // WEFT_HOME, WEFT_CONFIG and variables owned by other parts of weft.
+            // WEFT_HOME, WEFT_CONFIG, WEFT_VENV, WEFT_MODELS (paths, read by `load_from_env`)
+            // and variables owned by other parts of weft.
             _ => continue,
         };
         // An empty value means "unset", as for WEFT_HOME and the XDG variables.
@@ -840,40 +1396,59 @@ fn check_consistency(
     origins: &HashMap<&'static str, Origin>,
 ) -> Result<(), ConfigError> {
     let s = &config.supervision;
-    if s.backoff_min_ms > s.backoff_max_ms {
-        let (key, origin, expected, found) = match origins.get("supervision.backoff_min_ms") {
-            Some(o) => (
-                "supervision.backoff_min_ms",
-                o.clone(),
-                format!(
-                    "a value no larger than supervision.backoff_max_ms ({})",
-                    s.backoff_max_ms
-                ),
-                s.backoff_min_ms.to_string(),
-            ),
-            None => (
-                "supervision.backoff_max_ms",
-                origins
-                    .get("supervision.backoff_max_ms")
-                    .cloned()
-                    .unwrap_or(Origin::Env {
-                        var: "WEFT_SUPERVISION__BACKOFF_MAX_MS".to_owned(),
-                    }),
-                format!(
-                    "a value no smaller than supervision.backoff_min_ms ({})",
-                    s.backoff_min_ms
-                ),
-                s.backoff_max_ms.to_string(),
-            ),
+    check_order(
+        origins,
+        ("supervision.backoff_min_ms", s.backoff_min_ms),
+        ("supervision.backoff_max_ms", s.backoff_max_ms),
+    )?;
+    for kind in PoolKind::ALL {
+        let p = config.pool(kind);
+        let (min_key, max_key) = match kind {
+            PoolKind::Embed => ("embed.min_workers", "embed.max_workers"),
+            PoolKind::Ner => ("ner.min_workers", "ner.max_workers"),
+            PoolKind::Llm => ("llm.min_workers", "llm.max_workers"),
         };
-        return Err(ConfigError::Value {
-            origin,
-            key: key.to_owned(),
-            expected,
-            found,
-        });
+        check_order(
+            origins,
+            (min_key, u64::from(p.min_workers)),
+            (max_key, u64::from(p.max_workers)),
+        )?;
     }
     Ok(())
+}
+
+/// Errors unless `lo <= hi`, blaming the low key where the user set it, else the high one;
+/// the message names both keys.
+fn check_order(
+    origins: &HashMap<&'static str, Origin>,
+    (lo_key, lo): (&'static str, u64),
+    (hi_key, hi): (&'static str, u64),
+) -> Result<(), ConfigError> {
+    if lo <= hi {
+        return Ok(());
+    }
+    let (key, origin, expected, found) = match origins.get(lo_key) {
+        Some(o) => (
+            lo_key,
+            o.clone(),
+            format!("a value no larger than {hi_key} ({hi})"),
+            lo,
+        ),
+        None => (
+            hi_key,
+            origins.get(hi_key).cloned().unwrap_or(Origin::Env {
+                var: env_var_for(hi_key),
+            }),
+            format!("a value no smaller than {lo_key} ({lo})"),
+            hi,
+        ),
+    };
+    Err(ConfigError::Value {
+        origin,
+        key: key.to_owned(),
+        expected,
+        found: found.to_string(),
+    })
 }
 
 /// A non-empty environment variable, if set.
@@ -919,6 +1494,26 @@ fn config_file_path(env: &HashMap<String, String>) -> Result<PathBuf, ConfigErro
         )?
         .join("weft")
         .join("config.toml")),
+    }
+}
+
+/// A shared data directory (the workers' venv or models): `$<weft>` (made absolute), else
+/// `$XDG_DATA_HOME/weft/<name>`, else `$HOME/.local/share/weft/<name>`, else (no user data
+/// directory at all) `<home>/<name>`, so an environment with only `WEFT_HOME` still loads.
+fn shared_data_path(
+    env: &HashMap<String, String>,
+    weft: &'static str,
+    name: &str,
+    what: &'static str,
+    home: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = var(env, weft) {
+        return absolute(weft, p);
+    }
+    match xdg_dir(env, "XDG_DATA_HOME", ".local/share", what, weft) {
+        Ok(dir) => Ok(dir.join("weft").join(name)),
+        Err(ConfigError::NoHome { .. }) => Ok(home.join(name)),
+        Err(e) => Err(e),
     }
 }
 
@@ -991,16 +1586,23 @@ pub fn load_from_env(env: &HashMap<String, String>) -> Result<Loaded, ConfigErro
     }
     check_consistency(&config, &origins)?;
 
+    let home = home_path(env)?;
+    let venv = shared_data_path(env, "WEFT_VENV", "venv", "workers' venv", &home)?;
+    let models = shared_data_path(env, "WEFT_MODELS", "models", "models directory", &home)?;
     let paths = Paths {
-        home: home_path(env)?,
+        home,
         config_file,
         profile: config.profile.clone(),
+        venv,
+        models,
     };
     tracing::debug!(
         config_file = %paths.config_file.display(),
         file_found,
         profile = %paths.profile,
         data_dir = %paths.data_dir().display(),
+        venv = %paths.venv.display(),
+        models = %paths.models.display(),
         "configuration loaded"
     );
     Ok(Loaded {
@@ -1038,7 +1640,77 @@ mod tests {
             .map(|(k, _)| k.as_str())
             .collect();
         sections.sort();
-        assert_eq!(sections, SECTIONS);
+        let mut documented = SECTIONS.to_vec();
+        documented.sort();
+        assert_eq!(sections, documented);
+        // Sections are exactly the prefixes of dotted keys, and every pool kind is one.
+        let mut prefixes: Vec<&str> = FIELDS
+            .iter()
+            .filter_map(|f| f.key.split_once('.').map(|(s, _)| s))
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        assert_eq!(prefixes, documented);
+        for kind in PoolKind::ALL {
+            assert!(SECTIONS.contains(&kind.as_str()), "{kind}");
+        }
+    }
+
+    /// Every default is accepted by its own field's kind (so defaults and ranges agree).
+    #[test]
+    fn defaults_are_in_range() {
+        let table: toml::Table = match toml::from_str(&Config::default().to_toml()) {
+            Ok(t) => t,
+            Err(e) => panic!("default config does not round-trip: {e}"),
+        };
+        for f in FIELDS {
+            let value = match f.key.split_once('.') {
+                Some((section, key)) => table.get(section).and_then(|t| t.get(key)),
+                None => table.get(f.key),
+            };
+            let Some(value) = value else {
+                panic!("{} has no default in to_toml", f.key)
+            };
+            let ok = match (f.kind, value) {
+                (Kind::Profile, toml::Value::String(s)) => is_profile_name(s),
+                (Kind::Str, toml::Value::String(_)) => true,
+                (Kind::Choice(c), toml::Value::String(s)) => c.contains(&s.as_str()),
+                (Kind::Bool, toml::Value::Boolean(_)) => true,
+                (Kind::UInt { min, max }, toml::Value::Integer(n)) => {
+                    u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n))
+                }
+                (Kind::Float { min, max }, toml::Value::Float(x)) => (min..=max).contains(x),
+                _ => false,
+            };
+            assert!(ok, "default of {} ({value}) does not fit its kind", f.key);
+        }
+    }
+
+    #[test]
+    fn env_bools_and_choices() {
+        for t in ["true", "TRUE", "1", "yes", "Yes", "on", " ON "] {
+            assert_eq!(parse_env_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "False", "0", "no", "NO", "off", "Off"] {
+            assert_eq!(parse_env_bool(f), Some(false), "{f}");
+        }
+        for bad in ["", "2", "y", "maybe", "truee"] {
+            assert_eq!(parse_env_bool(bad), None, "{bad}");
+        }
+        assert_eq!(choice(EMBED_BACKENDS, "ONNX"), Some("onnx"));
+        assert_eq!(choice(EMBED_BACKENDS, "cuda"), None);
+    }
+
+    /// A valid value of `kind` that differs from every default (defaults are `true` and the
+    /// first choice).
+    fn sample(kind: Kind) -> Val {
+        match kind {
+            Kind::Profile | Kind::Str => Val::Str("x".to_owned()),
+            Kind::UInt { min, .. } => Val::UInt(min + 7),
+            Kind::Float { .. } => Val::Float(0.5),
+            Kind::Bool => Val::Bool(false),
+            Kind::Choice(c) => Val::Str(c.last().copied().unwrap_or_default().to_owned()),
+        }
     }
 
     /// Setting every field through FIELDS reaches the right struct field.
@@ -1046,12 +1718,7 @@ mod tests {
     fn setters_roundtrip() {
         let mut c = Config::default();
         for f in FIELDS {
-            let v = match f.kind {
-                Kind::Profile | Kind::Str => Val::Str("x".to_owned()),
-                Kind::UInt { min, .. } => Val::UInt(min + 7),
-                Kind::Float { .. } => Val::Float(0.5),
-            };
-            (f.set)(&mut c, v);
+            (f.set)(&mut c, sample(f.kind));
         }
         let d = Config::default();
         assert_eq!(c.profile, "x");
@@ -1064,7 +1731,45 @@ mod tests {
         assert_eq!(c.supervision.backoff_max_ms, 7);
         assert_eq!(c.supervision.backoff_jitter, 0.5);
         assert_eq!(c.supervision.reset_after_ms, 7);
+        let w = &c.workers;
+        assert!(!w.enabled);
+        assert_eq!((w.python.as_str(), w.models_dir.as_str()), ("x", "x"));
+        assert_eq!(w.start_timeout_ms, 8);
+        assert_eq!(w.health_interval_ms, 107);
+        assert_eq!(w.health_timeout_ms, 57);
+        assert_eq!(w.call_timeout_ms, 107);
+        assert_eq!(w.stop_grace_ms, 7);
+        assert_eq!(w.admission_wait_ms, 7);
+        let e = &c.embed;
+        assert!(!e.enabled);
+        assert_eq!(
+            (e.min_workers, e.max_workers, e.queue, e.inflight),
+            (7, 8, 8, 8)
+        );
+        assert_eq!(e.model, "x");
+        assert_eq!(e.backend, "openvino");
+        assert_eq!(e.precision, "int8");
+        assert_eq!((e.threads, e.batch_size), (7, 8));
+        let n = &c.ner;
+        assert!(!n.enabled);
+        assert_eq!(
+            (n.min_workers, n.max_workers, n.queue, n.inflight),
+            (7, 8, 8, 8)
+        );
+        let l = &c.llm;
+        assert!(!l.enabled && !l.local_only);
+        assert_eq!(
+            (l.min_workers, l.max_workers, l.queue, l.inflight),
+            (7, 8, 8, 8)
+        );
+        assert_eq!(l.model, "x");
         assert_ne!(c, d);
+        // Each setter on its own changes the config: none is a no-op.
+        for f in FIELDS {
+            let mut one = Config::default();
+            (f.set)(&mut one, sample(f.kind));
+            assert_ne!(one, d, "setting {} changed nothing", f.key);
+        }
     }
 
     #[test]

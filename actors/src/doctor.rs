@@ -181,15 +181,11 @@ fn check_data_dir(loaded: &Loaded) -> Check {
 fn check_runtime_dir(loaded: &Loaded) -> Check {
     const NAME: &str = "runtime dir";
     let dir = loaded.paths.runtime_dir();
-    let socket = loaded.paths.socket_path();
-    let len = socket.as_os_str().len();
-    if len > MAX_SOCKET_PATH_BYTES {
+    // The daemon's socket and the worker sockets under run/workers must both fit.
+    if let Err(e) = loaded.paths.check_socket_path() {
         return Check::fail(
             NAME,
-            format!(
-                "socket path {} is {len} bytes, over the {MAX_SOCKET_PATH_BYTES}-byte limit",
-                socket.display()
-            ),
+            format!("{e} (limit {MAX_SOCKET_PATH_BYTES} bytes)"),
             "set WEFT_HOME to a shorter directory (e.g. ~/.weft)",
         );
     }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod doctor;
+pub mod pool;
 pub mod storage;
 pub mod supervision;
 pub mod tree;

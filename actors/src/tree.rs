@@ -3,6 +3,7 @@
 //! ```text
 //! root (rest_for_one)
 //! ├── storage   StorageActor: health of the SQLite writer and readers, periodic WAL checkpoints
+//! ├── pools     the Python worker pools (embed, ner, llm), see [`crate::pool`]
 //! └── api       ApiActor: the local API on the profile's Unix socket
 //! ```
 //!
@@ -113,6 +114,8 @@ pub struct Core {
     pub info: DaemonInfo,
     /// The API socket.
     pub socket: PathBuf,
+    /// The worker pools (embed, ner, llm).
+    pub pools: crate::pool::Pools,
     root_join: JoinHandle<()>,
     events: EventLog,
     _lock: InstanceLock,
@@ -135,25 +138,31 @@ pub fn root_flags(loaded: &Loaded) -> SupervisorFlags {
 }
 
 /// The root's children, in start order.
-pub fn root_children(storage: &Storage, api: ApiArgsFactory) -> Vec<ChildSpec> {
+pub fn root_children(
+    storage: &Storage,
+    pools: Option<ChildSpec>,
+    api: ApiArgsFactory,
+) -> Vec<ChildSpec> {
     let st = storage.clone();
-    vec![
-        ChildSpec::actor("storage", move || {
-            (
-                StorageActor,
-                StorageActorArgs {
-                    storage: st.clone(),
-                    health_every: Duration::from_secs(15),
-                    checkpoint_every: Duration::from_secs(300),
-                },
-            )
-        })
-        .restart(Restart::Permanent)
-        .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+    let mut children = vec![ChildSpec::actor("storage", move || {
+        (
+            StorageActor,
+            StorageActorArgs {
+                storage: st.clone(),
+                health_every: Duration::from_secs(15),
+                checkpoint_every: Duration::from_secs(300),
+            },
+        )
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(Duration::from_secs(2)))];
+    children.extend(pools);
+    children.push(
         ChildSpec::actor("api", move || (ApiActor, api()))
             .restart(Restart::Permanent)
             .shutdown(Shutdown::Timeout(Duration::from_secs(1))),
-    ]
+    );
+    children
 }
 
 /// Makes fresh [`ApiArgs`] for each incarnation of the API actor.
@@ -194,18 +203,20 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
 
     let root_cell = Arc::new(OnceLock::new());
     let socket = paths.socket_path();
+    let (pools_spec, pools) = crate::pool::pools_child(loaded);
     let ctx = ApiContext {
         view: view.clone(),
         storage: storage.clone(),
         root: Arc::clone(&root_cell),
         info: info.clone(),
+        pools: pools.clone(),
     };
     let api_socket = socket.clone();
     let api: ApiArgsFactory = Arc::new(move || ApiArgs {
         socket: api_socket.clone(),
         ctx: ctx.clone(),
     });
-    let children = root_children(&storage, api);
+    let children = root_children(&storage, pools_spec, api);
     let started =
         start_supervisor("root", root_flags(loaded), children, Arc::new(view.clone())).await;
     let (root, root_join) = match started {
@@ -224,6 +235,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         root,
         info,
         socket,
+        pools,
         root_join,
         events,
         _lock: lock,

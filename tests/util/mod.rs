@@ -13,6 +13,7 @@ pub const SERVE_READY: &str = "weft serve: profile";
 /// A private Weft environment.
 pub struct Weft {
     tmp: tempfile::TempDir,
+    workers: bool,
 }
 
 impl Weft {
@@ -22,7 +23,17 @@ impl Weft {
             .tempdir()
             .expect("tempdir");
         std::fs::create_dir_all(tmp.path().join("ws")).expect("workspace dir");
-        Self { tmp }
+        Self {
+            tmp,
+            workers: false,
+        }
+    }
+
+    /// An environment whose daemon starts the Python worker pools.
+    pub fn with_workers() -> Self {
+        let mut w = Self::new();
+        w.workers = true;
+        w
     }
 
     pub fn home(&self) -> PathBuf {
@@ -46,13 +57,26 @@ impl Weft {
     fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
         for (k, _) in std::env::vars() {
-            if k.starts_with("WEFT_") || k.starts_with("XDG_") {
+            // Keep where the workers' venv and models live; drop everything else.
+            let keep = k == "WEFT_VENV" || k == "WEFT_MODELS";
+            if !keep && (k.starts_with("WEFT_") || k.starts_with("XDG_")) {
                 cmd.env_remove(k);
+            }
+        }
+        if std::env::var_os("WEFT_VENV").is_none() || std::env::var_os("WEFT_MODELS").is_none() {
+            // The tests point XDG dirs elsewhere; resolve the real venv and models first.
+            if let Ok(loaded) = weft_actors::config::load() {
+                cmd.env("WEFT_VENV", &loaded.paths.venv);
+                cmd.env("WEFT_MODELS", &loaded.paths.models);
             }
         }
         cmd.env("WEFT_HOME", self.home())
             .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
             .env("WEFT_LOG", "info")
+            .env(
+                "WEFT_WORKERS__ENABLED",
+                if self.workers { "true" } else { "false" },
+            )
             .env("NO_COLOR", "1")
             .current_dir(self.tmp.path().join("ws"))
             .stdin(Stdio::null());

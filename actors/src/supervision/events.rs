@@ -139,6 +139,9 @@ pub fn unix_ms() -> i64 {
 pub trait EventSink: Send + Sync + 'static {
     /// Takes one event.
     fn record(&self, event: TreeEvent);
+
+    /// Lets a child publish a fact about itself (a worker's pid, its model) for status.
+    fn set_info(&self, _path: &str, _key: &str, _value: serde_json::Value) {}
 }
 
 /// The state of one node of the tree as `weft status` shows it.
@@ -235,13 +238,6 @@ impl TreeView {
             .collect()
     }
 
-    /// Lets a child publish a fact about itself (e.g. a worker's pid) shown in status.
-    pub fn set_info(&self, path: &str, key: &str, value: serde_json::Value) {
-        if let Some(node) = self.lock().nodes.get_mut(path) {
-            node.info.insert(key.to_string(), value);
-        }
-    }
-
     /// Nodes that are not running, for degraded-mode reporting.
     pub fn degraded(&self) -> Vec<NodeStatus> {
         self.lock()
@@ -254,6 +250,23 @@ impl TreeView {
 }
 
 impl EventSink for TreeView {
+    fn set_info(&self, path: &str, key: &str, value: serde_json::Value) {
+        let mut inner = self.lock();
+        let node = inner
+            .nodes
+            .entry(path.to_string())
+            .or_insert_with(|| NodeStatus {
+                path: path.to_string(),
+                state: NodeState::Running,
+                generation: 0,
+                restarts: 0,
+                last_error: None,
+                since_ms: unix_ms(),
+                info: BTreeMap::new(),
+            });
+        node.info.insert(key.to_string(), value);
+    }
+
     fn record(&self, event: TreeEvent) {
         tracing::debug!(
             node = %event.node_path(),

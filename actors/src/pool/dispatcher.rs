@@ -1,0 +1,458 @@
+//! The dispatcher of one pool: a bounded queue, the job ledger, routing to ready workers
+//! under a per-worker in-flight cap, retries after a worker dies, and scaling.
+//!
+//! Every accepted job sits either in the queue or in the ledger (in flight on one worker)
+//! until it completes exactly once: its reply port is consumed by the first result. A job
+//! whose worker dies mid-request (transport error) goes back to the front of the queue:
+//! embed and NER jobs up to [`MAX_ATTEMPTS`] times (they are pure), LLM jobs once and only
+//! if no token was delivered yet.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use weft_proto::worker::embedder_client::EmbedderClient;
+use weft_proto::worker::entity_extractor_client::EntityExtractorClient;
+use weft_proto::worker::language_model_client::LanguageModelClient;
+use weft_proto::worker::{
+    CompleteChunk, CompleteRequest, EmbedRequest, ExtractReply, ExtractRequest, InfoReply,
+};
+
+use super::process::timed;
+use super::{EmbedOutput, PoolError, PoolShared};
+
+/// Attempts for a pure (embed / NER) job before its error is returned.
+pub const MAX_ATTEMPTS: u32 = 4;
+
+/// What a job asks.
+#[derive(Clone)]
+pub enum Payload {
+    /// Embed texts.
+    Embed {
+        /// The texts.
+        texts: Arc<Vec<String>>,
+        /// 0 document, 1 query (the proto enum).
+        mode: i32,
+    },
+    /// Extract entities.
+    Extract {
+        /// The texts.
+        texts: Arc<Vec<String>>,
+    },
+    /// Stream a completion.
+    Complete {
+        /// The request.
+        request: Arc<CompleteRequest>,
+        /// Where chunks go as they arrive.
+        chunks: mpsc::Sender<CompleteChunk>,
+        /// Set once any chunk was delivered: the job may then not be retried.
+        delivered: Arc<AtomicBool>,
+    },
+}
+
+/// A finished job's result.
+pub enum Output {
+    /// Vectors.
+    Embed(EmbedOutput),
+    /// Entities.
+    Extract(ExtractReply),
+    /// The stream ended (the chunks went to the caller directly).
+    Complete,
+}
+
+/// One accepted request.
+pub struct Job {
+    pub(crate) id: u64,
+    pub(crate) payload: Payload,
+    pub(crate) attempts: u32,
+    pub(crate) reply: oneshot::Sender<Result<Output, PoolError>>,
+    pub(crate) enqueued: Instant,
+    /// Holds one queue slot until the job completes.
+    pub(crate) _permit: OwnedSemaphorePermit,
+}
+
+/// How one call on a worker ended.
+pub enum CallError {
+    /// The worker went away or timed out: the job may run elsewhere.
+    Transport(String),
+    /// The worker refused the request; retrying will not help.
+    Rejected {
+        /// `weft-error-code`, e.g. `ERROR_CODE_EMPTY_BATCH`.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// Messages of [`Dispatcher`].
+pub enum DispatchMsg {
+    /// A new job from a [`super::PoolHandle`].
+    Submit(Job),
+    /// A worker passed its handshake and health check.
+    WorkerUp {
+        /// Its id in the pool.
+        worker: String,
+        /// Its channel.
+        channel: Channel,
+        /// What it said about itself.
+        info: Box<InfoReply>,
+    },
+    /// A worker is gone (or going).
+    WorkerDown {
+        /// Its id.
+        worker: String,
+        /// Why.
+        reason: String,
+    },
+    /// A call finished.
+    Done {
+        /// The job.
+        job: u64,
+        /// The worker it ran on.
+        worker: String,
+        /// How it ended.
+        result: Result<Output, CallError>,
+    },
+    /// Periodic: expire stale queued jobs, scale.
+    Tick,
+}
+
+/// Start-up arguments of [`Dispatcher`].
+pub struct DispatcherArgs {
+    /// The pool.
+    pub shared: Arc<PoolShared>,
+}
+
+struct Slot {
+    channel: Channel,
+    in_flight: u32,
+}
+
+/// The dispatcher actor.
+pub struct Dispatcher;
+
+/// [`Dispatcher`]'s state.
+pub struct DispatcherState {
+    shared: Arc<PoolShared>,
+    queue: VecDeque<Job>,
+    ledger: HashMap<u64, Job>,
+    workers: BTreeMap<String, Slot>,
+    ticker: Option<JoinHandle<()>>,
+    /// Consecutive ticks with a backlog (scale up) or with nothing to do (scale down).
+    busy_ticks: u32,
+    idle_ticks: u32,
+}
+
+impl Drop for DispatcherState {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        self.shared.clear_dispatcher();
+    }
+}
+
+/// How often the dispatcher ticks.
+const TICK: Duration = Duration::from_millis(500);
+/// Ticks with a backlog before one more worker is started.
+const SCALE_UP_TICKS: u32 = 4;
+/// Idle ticks before one worker above the minimum is retired.
+const SCALE_DOWN_TICKS: u32 = 120;
+
+impl Actor for Dispatcher {
+    type Msg = DispatchMsg;
+    type State = DispatcherState;
+    type Arguments = DispatcherArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<DispatchMsg>,
+        args: DispatcherArgs,
+    ) -> Result<DispatcherState, ActorProcessingErr> {
+        args.shared.set_dispatcher(myself.clone());
+        let ticker = myself.send_interval(TICK, || DispatchMsg::Tick);
+        Ok(DispatcherState {
+            shared: args.shared,
+            queue: VecDeque::new(),
+            ledger: HashMap::new(),
+            workers: BTreeMap::new(),
+            ticker: Some(ticker),
+            busy_ticks: 0,
+            idle_ticks: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<DispatchMsg>,
+        msg: DispatchMsg,
+        state: &mut DispatcherState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            DispatchMsg::Submit(job) => state.queue.push_back(job),
+            DispatchMsg::WorkerUp {
+                worker,
+                channel,
+                info,
+            } => {
+                tracing::info!(pool = state.shared.kind.as_str(), %worker, model = %info.model_id, pid = info.pid, "worker joined the pool");
+                state.workers.insert(
+                    worker,
+                    Slot {
+                        channel,
+                        in_flight: 0,
+                    },
+                );
+                state.shared.set_ready(state.workers.len());
+            }
+            DispatchMsg::WorkerDown { worker, reason } => {
+                if state.workers.remove(&worker).is_some() {
+                    tracing::info!(pool = state.shared.kind.as_str(), %worker, %reason, "worker left the pool");
+                }
+                state.shared.set_ready(state.workers.len());
+            }
+            DispatchMsg::Done {
+                job,
+                worker,
+                result,
+            } => {
+                if let Some(slot) = state.workers.get_mut(&worker) {
+                    slot.in_flight = slot.in_flight.saturating_sub(1);
+                }
+                state.finish(job, &worker, result);
+            }
+            DispatchMsg::Tick => state.tick(),
+        }
+        state.pump(&myself);
+        Ok(())
+    }
+}
+
+impl DispatcherState {
+    fn finish(&mut self, job_id: u64, worker: &str, result: Result<Output, CallError>) {
+        let Some(job) = self.ledger.remove(&job_id) else {
+            return;
+        };
+        match result {
+            Ok(out) => {
+                self.shared.count_served();
+                let _ = job.reply.send(Ok(out));
+            }
+            Err(CallError::Rejected { code, message }) => {
+                let _ = job.reply.send(Err(PoolError::Rejected { code, message }));
+            }
+            Err(CallError::Transport(why)) => {
+                let retry = match &job.payload {
+                    Payload::Complete { delivered, .. } => {
+                        !delivered.load(Ordering::SeqCst) && job.attempts < 2
+                    }
+                    _ => job.attempts < MAX_ATTEMPTS,
+                };
+                if retry {
+                    tracing::debug!(pool = self.shared.kind.as_str(), job = job_id, %worker, %why, "requeueing a job from a failed worker");
+                    self.shared.count_retry();
+                    self.queue.push_front(job);
+                } else {
+                    let _ = job.reply.send(Err(PoolError::WorkerFailed {
+                        kind: self.shared.kind,
+                        attempts: job.attempts,
+                        reason: why,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Starts as many queued jobs as the ready workers' in-flight caps allow.
+    fn pump(&mut self, myself: &ActorRef<DispatchMsg>) {
+        let cap = self.shared.settings.inflight.max(1);
+        while !self.queue.is_empty() {
+            let Some((worker, slot)) = self
+                .workers
+                .iter_mut()
+                .filter(|(_, s)| s.in_flight < cap)
+                .min_by_key(|(_, s)| s.in_flight)
+            else {
+                break;
+            };
+            let Some(mut job) = self.queue.pop_front() else {
+                break;
+            };
+            // A caller that gave up needs no answer.
+            if job.reply.is_closed() {
+                continue;
+            }
+            job.attempts += 1;
+            slot.in_flight += 1;
+            let channel = slot.channel.clone();
+            let payload = job.payload.clone();
+            let worker = worker.clone();
+            let me = myself.clone();
+            let id = job.id;
+            let limit = self.shared.call_timeout;
+            self.ledger.insert(id, job);
+            tokio::spawn(async move {
+                let result = call(channel, payload, limit).await;
+                let _ = me.cast(DispatchMsg::Done {
+                    job: id,
+                    worker,
+                    result,
+                });
+            });
+        }
+        self.shared.set_depth(self.queue.len(), self.ledger.len());
+    }
+
+    fn tick(&mut self) {
+        // Queued jobs that waited past the call deadline (no worker came up) get an answer.
+        let limit = self.shared.call_timeout;
+        let now = Instant::now();
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for job in self.queue.drain(..) {
+            if now.saturating_duration_since(job.enqueued) > limit {
+                let _ = job.reply.send(Err(PoolError::NoWorker {
+                    kind: self.shared.kind,
+                    waited: limit,
+                    last_error: self.shared.last_error(),
+                }));
+            } else {
+                kept.push_back(job);
+            }
+        }
+        self.queue = kept;
+
+        // Scaling with hysteresis: a backlog beyond what the ready workers can take for
+        // SCALE_UP_TICKS ticks adds a worker; SCALE_DOWN_TICKS idle ticks retire one.
+        let settings = self.shared.settings;
+        let capacity = self.workers.len() as u32 * settings.inflight.max(1);
+        let backlog = self.queue.len() as u32;
+        if backlog > 0 && (self.workers.is_empty() || backlog > capacity) {
+            self.busy_ticks += 1;
+            self.idle_ticks = 0;
+        } else if self.queue.is_empty() && self.ledger.is_empty() {
+            self.idle_ticks += 1;
+            self.busy_ticks = 0;
+        } else {
+            self.busy_ticks = 0;
+            self.idle_ticks = 0;
+        }
+        if self.busy_ticks >= SCALE_UP_TICKS {
+            self.busy_ticks = 0;
+            self.shared.scale(1);
+        } else if self.idle_ticks >= SCALE_DOWN_TICKS {
+            self.idle_ticks = 0;
+            self.shared.scale(-1);
+        }
+    }
+}
+
+/// Largest gRPC message either way (a big batch of long texts, or its vectors).
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Runs one job on one worker.
+async fn call(channel: Channel, payload: Payload, limit: Duration) -> Result<Output, CallError> {
+    match payload {
+        Payload::Embed { texts, mode } => {
+            let req = EmbedRequest {
+                texts: texts.as_ref().clone(),
+                mode,
+                job_id: String::new(),
+            };
+            let mut client = EmbedderClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE);
+            let fut = client.embed(timed(req, limit));
+            let reply = deadline(limit, fut).await?.into_inner();
+            EmbedOutput::from_reply(reply)
+                .map(Output::Embed)
+                .map_err(|message| CallError::Rejected {
+                    code: "ERROR_CODE_MODEL_ERROR".into(),
+                    message,
+                })
+        }
+        Payload::Extract { texts } => {
+            let req = ExtractRequest {
+                texts: texts.as_ref().clone(),
+                job_id: String::new(),
+            };
+            let mut client = EntityExtractorClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE);
+            let fut = client.extract(timed(req, limit));
+            Ok(Output::Extract(deadline(limit, fut).await?.into_inner()))
+        }
+        Payload::Complete {
+            request,
+            chunks,
+            delivered,
+        } => {
+            let mut client = LanguageModelClient::new(channel);
+            let fut = client.complete(timed(request.as_ref().clone(), limit));
+            let mut stream = deadline(limit, fut).await?.into_inner();
+            loop {
+                let next = tokio::time::timeout(limit, stream.message()).await;
+                match next {
+                    Ok(Ok(Some(chunk))) => {
+                        let done = chunk.done;
+                        if chunks.send(chunk).await.is_err() {
+                            // The caller went away: dropping the stream cancels generation.
+                            return Ok(Output::Complete);
+                        }
+                        delivered.store(true, Ordering::SeqCst);
+                        if done {
+                            return Ok(Output::Complete);
+                        }
+                    }
+                    Ok(Ok(None)) => return Ok(Output::Complete),
+                    Ok(Err(status)) => return Err(classify(status)),
+                    Err(_) => {
+                        return Err(CallError::Transport(format!("no token within {limit:?}")))
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn deadline<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, CallError> {
+    match tokio::time::timeout(limit + Duration::from_millis(500), fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(status)) => Err(classify(status)),
+        Err(_) => Err(CallError::Transport(format!("no answer within {limit:?}"))),
+    }
+}
+
+fn classify(status: tonic::Status) -> CallError {
+    use tonic::Code;
+    let code = status
+        .metadata()
+        .get("weft-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    match (status.code(), code) {
+        (
+            Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::OutOfRange,
+            code,
+        ) => CallError::Rejected {
+            code: code.unwrap_or_else(|| format!("{:?}", status.code())),
+            message: status.message().to_string(),
+        },
+        (Code::ResourceExhausted, _) => {
+            CallError::Transport(format!("worker busy: {}", status.message()))
+        }
+        (_, Some(code)) if code == "ERROR_CODE_MODEL_ERROR" => CallError::Rejected {
+            code,
+            message: status.message().to_string(),
+        },
+        (c, _) => CallError::Transport(format!("{c:?}: {}", status.message())),
+    }
+}
