@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Weft needs on a fresh Debian machine, then builds it.
 #   scripts/setup.sh             system packages + Rust check + release build
-#   scripts/setup.sh --deps-only system packages + Rust check (what CI needs before testing)
+#   scripts/setup.sh --deps-only system packages + Rust check + Python workers (what CI needs)
 # Idempotent and quick when everything is already there: packages are installed only when
 # missing, so a warm machine never touches the network.
 set -euo pipefail
@@ -14,8 +14,10 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------------------
-# build-essential/pkg-config: the C parts of crates (bundled SQLite).
-APT_PACKAGES=(build-essential pkg-config ca-certificates git)
+# build-essential/pkg-config: the C parts of crates (bundled SQLite) and llama.cpp (built by
+# llama-cpp-python at install); protobuf-compiler: protoc for the worker protocol (proto/);
+# python3 + python3-venv: the workers' venv.
+APT_PACKAGES=(build-essential pkg-config ca-certificates git protobuf-compiler python3 python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -53,6 +55,9 @@ for c in clippy rustfmt; do
   fi
 done
 say "Rust $rust_version"
+
+# --- Python workers (venv, pinned packages, stubs, exported embedding backends) ----------
+scripts/setup-python.sh
 
 if ((deps_only)); then
   exit 0

@@ -11,5 +11,22 @@ cargo fmt --all --check
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "Rust tests (unit, supervision, storage, config, end-to-end)"
+DATA="${XDG_DATA_HOME:-$HOME/.local/share}/weft"
+export WEFT_VENV="${WEFT_VENV:-$DATA/venv}"
+export WEFT_MODELS="${WEFT_MODELS:-$DATA/models}"
+PY="$WEFT_VENV/bin/python"
+[[ -x "$PY" ]] || { echo "test: $PY missing: run scripts/setup.sh first" >&2; exit 1; }
+
+step "worker protocol stubs match proto/ (drift check)"
+"$PY" -m weft_workers.protogen --check
+
+step "ruff + mypy (workers-py)"
+"$WEFT_VENV/bin/ruff" check workers-py loadtest
+"$WEFT_VENV/bin/ruff" format --check workers-py loadtest
+(cd workers-py && "$WEFT_VENV/bin/mypy")
+
+step "Python worker tests (real models, real gRPC)"
+"$PY" -m pytest workers-py/tests -q -p no:cacheprovider
+
+step "Rust tests (unit, supervision, storage, config, pools, end-to-end)"
 cargo test --workspace --locked --no-fail-fast

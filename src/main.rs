@@ -271,7 +271,7 @@ fn render_status(report: &StatusReport) -> String {
         .unwrap_or(4)
         .max(4);
     out.push_str(&format!(
-        "{:<width$}  {:<10}  {:>8}  LAST ERROR\n",
+        "{:<width$}  {:<10}  {:>8}  DETAIL\n",
         "NODE", "STATE", "RESTARTS"
     ));
     for n in &report.tree {
@@ -281,13 +281,37 @@ fn render_status(report: &StatusReport) -> String {
             NodeState::Stopped => "stopped",
             NodeState::Failed => "FAILED",
         };
+        let mut detail: Vec<String> = n
+            .info
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(s) => format!("{k}={s}"),
+                None => format!("{k}={v}"),
+            })
+            .collect();
+        if let Some(e) = &n.last_error {
+            detail.push(format!("last error: {e}"));
+        }
         out.push_str(&format!(
             "{:<width$}  {:<10}  {:>8}  {}\n",
             node_label(n),
             state,
             n.restarts,
-            n.last_error.as_deref().unwrap_or("-")
+            if detail.is_empty() {
+                "-".to_string()
+            } else {
+                detail.join("  ")
+            }
         ));
+    }
+    if !report.pools.is_empty() {
+        out.push_str("\nPOOL    READY  QUEUED  IN-FLIGHT  SERVED  RETRIED\n");
+        for (name, p) in &report.pools {
+            out.push_str(&format!(
+                "{name:<6}  {:>5}  {:>6}  {:>9}  {:>6}  {:>7}\n",
+                p.ready, p.queued, p.in_flight, p.served, p.retried
+            ));
+        }
     }
     out
 }

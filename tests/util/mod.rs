@@ -1,5 +1,6 @@
 //! Test harness: a private WEFT_HOME per test, the real `weft` binary, and a daemon handle
 //! that kills its process if a test fails half-way (no stray daemons after a failure).
+#![allow(dead_code)] // shared by several test binaries; each uses part of it
 
 use std::fs::File;
 use std::io::Read;

@@ -26,6 +26,7 @@ use weft_proto::worker::{
 
 use super::process::timed;
 use super::{EmbedOutput, PoolError, PoolShared};
+use crate::supervision::EventSink;
 
 /// Attempts for a pure (embed / NER) job before its error is returned.
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -102,6 +103,10 @@ pub enum DispatchMsg {
         channel: Channel,
         /// What it said about itself.
         info: Box<InfoReply>,
+        /// Its node path, for per-worker counters in status.
+        path: String,
+        /// Where those counters go.
+        events: Arc<dyn EventSink>,
     },
     /// A worker is gone (or going).
     WorkerDown {
@@ -132,6 +137,9 @@ pub struct DispatcherArgs {
 struct Slot {
     channel: Channel,
     in_flight: u32,
+    served: u64,
+    path: String,
+    events: Arc<dyn EventSink>,
 }
 
 /// The dispatcher actor.
@@ -200,6 +208,8 @@ impl Actor for Dispatcher {
                 worker,
                 channel,
                 info,
+                path,
+                events,
             } => {
                 tracing::info!(pool = state.shared.kind.as_str(), %worker, model = %info.model_id, pid = info.pid, "worker joined the pool");
                 state.workers.insert(
@@ -207,6 +217,9 @@ impl Actor for Dispatcher {
                     Slot {
                         channel,
                         in_flight: 0,
+                        served: 0,
+                        path,
+                        events,
                     },
                 );
                 state.shared.set_ready(state.workers.len());
@@ -224,6 +237,11 @@ impl Actor for Dispatcher {
             } => {
                 if let Some(slot) = state.workers.get_mut(&worker) {
                     slot.in_flight = slot.in_flight.saturating_sub(1);
+                    if result.is_ok() {
+                        slot.served += 1;
+                        slot.events
+                            .set_info(&slot.path, "served", serde_json::json!(slot.served));
+                    }
                 }
                 state.finish(job, &worker, result);
             }

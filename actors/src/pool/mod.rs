@@ -376,26 +376,25 @@ pub struct Completion {
 impl Completion {
     /// The next chunk; `None` after the last one.
     pub async fn next(&mut self) -> Option<Result<CompleteChunk, PoolError>> {
-        loop {
-            let Some(done) = self.done.as_mut() else {
-                return self.chunks.try_recv().ok().map(Ok);
-            };
-            tokio::select! {
-                biased;
-                chunk = self.chunks.recv() => {
-                    if let Some(c) = chunk {
-                        return Some(Ok(c));
-                    }
-                }
-                result = done => {
-                    self.done = None;
-                    match result {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Some(Err(e)),
-                        Err(_) => return Some(Err(PoolError::Restarted { kind: self.kind })),
-                    }
-                }
-            }
+        let done = self.done.as_mut()?;
+        let finished = tokio::select! {
+            biased;
+            chunk = self.chunks.recv() => match chunk {
+                Some(c) => return Some(Ok(c)),
+                // Every sender is gone: the job ended; its result says how.
+                None => None,
+            },
+            result = done => Some(result),
+        };
+        let result = match finished {
+            Some(r) => r,
+            None => self.done.take()?.await,
+        };
+        self.done = None;
+        match result {
+            Ok(Ok(_)) => self.chunks.try_recv().ok().map(Ok),
+            Ok(Err(e)) => Some(Err(e)),
+            Err(_) => Some(Err(PoolError::Restarted { kind: self.kind })),
         }
     }
 }

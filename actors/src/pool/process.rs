@@ -160,6 +160,8 @@ impl Actor for WorkerProcess {
             .env("HF_HUB_OFFLINE", "1")
             .env("TRANSFORMERS_OFFLINE", "1")
             .env("PYTHONUNBUFFERED", "1")
+            // WEFT_LOG is a Rust tracing filter; the worker takes its level from flags.
+            .env_remove("WEFT_LOG")
             .envs(args.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -234,55 +236,12 @@ impl Actor for WorkerProcess {
         _myself: ActorRef<WorkerMsg>,
         state: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
-        let kind = state.shared.kind.as_str();
-        let deadline = tokio::time::Instant::now() + state.spec.start_timeout;
-        let handshake = state.handshake.take().ok_or("handshake already taken")?;
-        match tokio::time::timeout_at(deadline, handshake).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => return Err(with_tail(e, &state.stderr).into()),
-            Ok(Err(_)) => return Err(with_tail(format!("{kind} worker exited during start-up"), &state.stderr).into()),
-            Err(_) => {
-                return Err(with_tail(
-                    format!(
-                        "{kind} worker printed no READY line within {:?} (raise [workers] start_timeout_ms if the model is slow to load)",
-                        state.spec.start_timeout
-                    ),
-                    &state.stderr,
-                )
-                .into())
-            }
+        let result = handshake(state).await;
+        if let Err(e) = &result {
+            // Callers of a pool that is down are told why.
+            state.shared.set_last_error(e);
         }
-        let channel = connect(&state.socket).await.map_err(|e| {
-            with_tail(
-                format!(
-                    "{kind} worker: cannot connect to {}: {e}",
-                    state.socket.display()
-                ),
-                &state.stderr,
-            )
-        })?;
-        wait_serving(&channel, deadline, state.spec.health_timeout)
-            .await
-            .map_err(|e| with_tail(format!("{kind} worker: {e}"), &state.stderr))?;
-        let info = WorkerClient::new(channel.clone())
-            .info(timed(InfoRequest {}, state.spec.health_timeout))
-            .await
-            .map_err(|e| format!("{kind} worker: Info failed: {}", e.message()))?
-            .into_inner();
-        state
-            .events
-            .set_info(&state.path, "model", serde_json::json!(info.model_id));
-        state
-            .events
-            .set_info(&state.path, "device", serde_json::json!(info.device));
-        tracing::info!(worker = %state.path, pid = info.pid, model = %info.model_id, "worker ready");
-        state.shared.cast(DispatchMsg::WorkerUp {
-            worker: state.id.clone(),
-            channel,
-            info: Box::new(info),
-        });
-        state.registered = true;
-        Ok(())
+        result.map_err(Into::into)
     }
 
     async fn handle(
@@ -327,6 +286,68 @@ impl Actor for WorkerProcess {
         }
         Ok(())
     }
+}
+
+/// READY line, channel, SERVING health check, Info; then the worker joins its pool.
+async fn handshake(state: &mut WorkerState) -> Result<(), String> {
+    let kind = state.shared.kind.as_str();
+    let deadline = tokio::time::Instant::now() + state.spec.start_timeout;
+    let handshake = state
+        .handshake
+        .take()
+        .ok_or_else(|| "handshake already taken".to_string())?;
+    match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(with_tail(e, &state.stderr)),
+            Ok(Err(_)) => {
+                return Err(with_tail(
+                    format!("{kind} worker exited during start-up"),
+                    &state.stderr,
+                ))
+            }
+            Err(_) => {
+                return Err(with_tail(
+                    format!(
+                        "{kind} worker printed no READY line within {:?} (raise [workers] start_timeout_ms if the model is slow to load)",
+                        state.spec.start_timeout
+                    ),
+                    &state.stderr,
+                ))
+            }
+        }
+    let channel = connect(&state.socket).await.map_err(|e| {
+        with_tail(
+            format!(
+                "{kind} worker: cannot connect to {}: {e}",
+                state.socket.display()
+            ),
+            &state.stderr,
+        )
+    })?;
+    wait_serving(&channel, deadline, state.spec.health_timeout)
+        .await
+        .map_err(|e| with_tail(format!("{kind} worker: {e}"), &state.stderr))?;
+    let info = WorkerClient::new(channel.clone())
+        .info(timed(InfoRequest {}, state.spec.health_timeout))
+        .await
+        .map_err(|e| format!("{kind} worker: Info failed: {}", e.message()))?
+        .into_inner();
+    state
+        .events
+        .set_info(&state.path, "model", serde_json::json!(info.model_id));
+    state
+        .events
+        .set_info(&state.path, "device", serde_json::json!(info.device));
+    tracing::info!(worker = %state.path, pid = info.pid, model = %info.model_id, "worker ready");
+    state.shared.cast(DispatchMsg::WorkerUp {
+        worker: state.id.clone(),
+        channel,
+        info: Box::new(info),
+        path: state.path.clone(),
+        events: Arc::clone(&state.events),
+    });
+    state.registered = true;
+    Ok(())
 }
 
 /// Wraps a request with a deadline the worker sees (`grpc-timeout`).
@@ -398,12 +419,15 @@ async fn lifecycle(
     // 1. Handshake: the first line must be READY {json}.
     let handshake = tokio::select! {
         line = lines.next_line() => match line {
-            Ok(Some(l)) if l.starts_with("READY ") => Ok(()),
-            Ok(Some(l)) => Err(format!("bad handshake: expected a READY line, got {:?}", truncate(&l, 200))),
-            Ok(None) => Err("worker closed stdout before READY".to_string()),
+            Ok(Some(l)) => parse_ready(&l),
+            // Usually the process is exiting: report how, which says more than EOF.
+            Ok(None) => match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+                Ok(status) => Err(format!("{} before READY", exit_text(status))),
+                Err(_) => Err("worker closed stdout before READY".to_string()),
+            },
             Err(e) => Err(format!("reading worker stdout: {e}")),
         },
-        status = child.wait() => Err(exit_text(status)),
+        status = child.wait() => Err(format!("{} before READY", exit_text(status))),
         _ = &mut stop => {
             terminate(&mut child, pid, spec.stop_grace).await;
             return;
@@ -493,6 +517,22 @@ fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
         },
         Err(e) => format!("waiting for the worker failed: {e}"),
     }
+}
+
+/// `READY {"pid": ..., ...}`: the JSON must parse and name the worker's pid.
+fn parse_ready(line: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "bad handshake: expected `READY {{json}}`, got {:?}",
+            truncate(line, 200)
+        )
+    };
+    let json = line.strip_prefix("READY ").ok_or_else(bad)?;
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|_| bad())?;
+    if v.get("pid").and_then(serde_json::Value::as_u64).is_none() {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -294,7 +294,13 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
     let path = event.node_path();
     if event.kind == EventKind::Removed {
         // Dynamic children (one per terminal, say) come and go; keep the view bounded.
-        nodes.remove(&path);
+        // A child removed after failing stays visible: it is why the tree is degraded.
+        if nodes
+            .get(&path)
+            .is_some_and(|n| n.state != NodeState::Failed)
+        {
+            nodes.remove(&path);
+        }
         return;
     }
     let node = nodes.entry(path.clone()).or_insert_with(|| NodeStatus {
@@ -313,20 +319,22 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     let new_state = match event.kind {
-        EventKind::Started => {
-            node.info.clear();
-            NodeState::Running
-        }
+        // A child publishes its facts (pid, model) from `pre_start`, before its start is
+        // recorded; they are dropped when it goes down, so they never describe a dead one.
+        EventKind::Started => NodeState::Running,
         EventKind::Restarted => {
             node.restarts += 1;
-            node.info.clear();
             NodeState::Running
         }
         EventKind::Exited if abnormal => {
+            node.info.clear();
             node.last_error = event.reason.clone();
             NodeState::Failed
         }
-        EventKind::Exited | EventKind::Stopped => NodeState::Stopped,
+        EventKind::Exited | EventKind::Stopped => {
+            node.info.clear();
+            NodeState::Stopped
+        }
         EventKind::RestartScheduled => NodeState::Restarting,
         EventKind::StartFailed => {
             node.last_error = event.reason.clone();

@@ -27,7 +27,7 @@ class RequestError(Exception):
 
     @property
     def code_name(self) -> str:
-        return worker_pb2.ErrorCode.Name(self.code)  # type: ignore[arg-type]
+        return worker_pb2.ErrorCode.Name(self.code)
 
     def abort(self, context: grpc.ServicerContext) -> NoReturn:
         context.set_trailing_metadata(((ERROR_CODE_KEY, self.code_name),))

@@ -7,7 +7,8 @@
 | `WEFT_FAULT_HANG_AFTER=N`     | serve N model requests; request N+1 never returns, and from   |
 |                               | then on every RPC (Health.Check/Watch, Worker.Info, model     |
 |                               | calls) blocks forever: the process is alive but answers       |
-|                               | nothing. SIGTERM no longer drains it; SIGKILL it.             |
+|                               | nothing. Once hung it also ignores SIGTERM/SIGINT (a wedged   |
+|                               | process): only SIGKILL ends it.                               |
 | `WEFT_FAULT_SLOW_START_MS=N`  | sleep N ms before loading the model (so before READY).        |
 | `WEFT_FAULT_BAD_HANDSHAKE=1`  | print a garbage line instead of `READY {...}`, then serve.    |
 | `WEFT_FAULT_FAIL_LOAD=1`      | model loading raises: one clear stderr line, exit 2.          |
@@ -87,6 +88,10 @@ class Faults:
     def before_load(self) -> None:
         if self.slow_start_ms:
             time.sleep(self.slow_start_ms / 1000)
+
+    @property
+    def hung(self) -> bool:
+        return self._hung.is_set()
 
     def gate(self) -> None:
         """Called at the top of every RPC handler: once hung, nothing answers again."""

@@ -14,6 +14,7 @@ Offsets in replies are UTF-8 byte offsets into the text, end exclusive.
 from __future__ import annotations
 
 import argparse
+import bisect
 import importlib.util
 import re
 from collections.abc import Iterable
@@ -51,7 +52,7 @@ _TRAIL = ".,;:!?)]}'\""
 
 _URL = re.compile(r"\b(?:https?|ftp|file|ssh|git|wss?)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_WIN_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\(?:[^\\\s:*?\"<>|]+\\)*[^\\\s:*?\"<>|]*")
+_WIN_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\(?:[^\\\s:*?\"<>|]+\\)*[^\\\s:*?\"<>|]+")
 _REL_PATH = re.compile(
     rf"(?<![\w/.~:@-])(?:~|\.{{1,2}})?/?(?:{_SEG}/)+(?:{_SEG})?"  # a/b, ./a/b.py, /etc/x, dir/
     rf"|(?<![\w/.~:@-])(?:\.{{1,2}}|~)/{_SEG}"  # ./x, ~/x
@@ -63,10 +64,31 @@ _ISSUE = re.compile(
 )
 # Acronym-number pairs that are not tickets.
 _NOT_TICKETS = frozenset(
-    "UTF SHA AES RSA ISO HTTP TLS SSL MP MD PEP RFC X86 ARM COVID IPV ES ECMA CP DES".split()
+    {
+        "UTF",
+        "SHA",
+        "AES",
+        "RSA",
+        "ISO",
+        "HTTP",
+        "TLS",
+        "SSL",
+        "MP",
+        "MD",
+        "PEP",
+        "RFC",
+        "X86",
+        "ARM",
+        "COVID",
+        "IPV",
+        "ES",
+        "ECMA",
+        "CP",
+        "DES",
+    }
 )
 _VERSION = re.compile(
-    r"(?<![\w.-])v?\d+\.\d+\.\d+(?:\.\d+)?"
+    r"(?<![\w.-])v?\d+\.\d+\.\d+"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
     r"(?![\w-])(?!\.\w)"
     r"|(?<![\w.-])v\d+(?:\.\d+)?(?![\w.-])"
@@ -74,7 +96,7 @@ _VERSION = re.compile(
 _TODO = re.compile(r"\b(TODO|FIXME|HACK|XXX)\b(?:\(([^)\n]*)\))?:?")
 _COMMAND = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _IDENT = re.compile(
-    r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+\(\)?"  # a.b.c() / a.b(  (dotted calls)
+    r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\)|(?=\())"  # dotted calls: a.b.c() / a.b(x)
     r"|\b[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+(?:\(\))?"  # Rust/C++ paths: a::b::c
     r"|\b_*[A-Za-z][A-Za-z0-9]*(?:_+[A-Za-z0-9]+)+_*\b"  # snake_case, SCREAMING_SNAKE
     r"|\b_+[A-Za-z][A-Za-z0-9]*_+\b"  # __init__
@@ -121,9 +143,9 @@ def rule_spans(text: str) -> list[Span]:
         last = s.rstrip("/").rsplit("/", 1)[-1]
         # "and/or", "client/server": one slash, no extension, no ./ ~/ or / anchor -> prose.
         anchored = s.startswith(("/", "./", "../", "~/"))
-        if s.count("/") >= 2 or anchored or "." in last.lstrip(".") or s.endswith("/"):
-            if len(s.strip("/.~")) > 0:
-                spans.append(Span(m.start(), end, "FILE_PATH"))
+        pathlike = s.count("/") >= 2 or anchored or "." in last.lstrip(".") or s.endswith("/")
+        if pathlike and s.strip("/.~"):
+            spans.append(Span(m.start(), end, "FILE_PATH"))
     for m in _BARE_FILE.finditer(text):
         spans.append(Span(m.start(), m.end(), "FILE_PATH"))
     for m in _ISSUE.finditer(text):
@@ -152,14 +174,19 @@ def rule_spans(text: str) -> list[Span]:
 def resolve(spans: Iterable[Span]) -> list[Span]:
     """Greedy non-overlapping selection: longest first, then label priority, then position."""
     chosen: list[Span] = []
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # chosen spans, kept sorted and non-overlapping
+    ends: list[int] = []
     for span in sorted(spans, key=Span.rank):
         if span.end <= span.start:
             continue
-        if any(span.start < e and s < span.end for s, e in taken):
+        i = bisect.bisect_right(starts, span.start)
+        if i > 0 and ends[i - 1] > span.start:  # the chosen span before overlaps
             continue
+        if i < len(starts) and starts[i] < span.end:  # the chosen span after overlaps
+            continue
+        starts.insert(i, span.start)
+        ends.insert(i, span.end)
         chosen.append(span)
-        taken.append((span.start, span.end))
     return sorted(chosen, key=lambda s: (s.start, s.end))
 
 
@@ -244,7 +271,9 @@ class NerService:
         )
 
     def handler(self, rt: Runtime) -> grpc.GenericRpcHandler:
-        def fn(req: worker_pb2.ExtractRequest, ctx: grpc.ServicerContext) -> worker_pb2.ExtractReply:
+        def fn(
+            req: worker_pb2.ExtractRequest, ctx: grpc.ServicerContext
+        ) -> worker_pb2.ExtractReply:
             return self.extract(rt, req, ctx)
 
         return grpc.method_handlers_generic_handler(

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -55,8 +56,10 @@ LOAD_FAILED_EXIT = 2
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+ServingStatus = health_pb2.HealthCheckResponse.ServingStatus
 
 M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Message)
 
 
 @dataclass
@@ -140,11 +143,11 @@ def require(request: M | Malformed) -> M:
 
 
 def unary(
-    rt: Runtime, fn: Callable[[Any, grpc.ServicerContext], Message]
-) -> Callable[[Any, grpc.ServicerContext], Message]:
+    rt: Runtime, fn: Callable[[M, grpc.ServicerContext], R]
+) -> Callable[[M | Malformed, grpc.ServicerContext], R]:
     """Wrap a model handler: admission, typed errors, and no crash on unexpected ones."""
 
-    def handle(request: Any, context: grpc.ServicerContext) -> Message:
+    def handle(request: M | Malformed, context: grpc.ServicerContext) -> R:
         try:
             with rt.admit():
                 return fn(require(request), context)
@@ -161,9 +164,9 @@ def unary(
 
 
 def streaming(
-    rt: Runtime, fn: Callable[[Any, grpc.ServicerContext], Iterator[Message]]
-) -> Callable[[Any, grpc.ServicerContext], Iterator[Message]]:
-    def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
+    rt: Runtime, fn: Callable[[M, grpc.ServicerContext], Iterator[R]]
+) -> Callable[[M | Malformed, grpc.ServicerContext], Iterator[R]]:
+    def handle(request: M | Malformed, context: grpc.ServicerContext) -> Iterator[R]:
         try:
             with rt.admit():
                 yield from fn(require(request), context)
@@ -185,11 +188,11 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
     def __init__(self, faults: Faults, services: list[str]) -> None:
         self._faults = faults
         self._cond = threading.Condition()
-        self._status: dict[str, int] = dict.fromkeys(["", *services], NOT_SERVING)
+        self._status: dict[str, ServingStatus] = dict.fromkeys(["", *services], NOT_SERVING)
         self._shutting_down = False
         self._watch_slots = threading.BoundedSemaphore(WATCH_SLOTS)
 
-    def set_all(self, status: int) -> None:
+    def set_all(self, status: ServingStatus) -> None:
         with self._cond:
             for name in self._status:
                 self._status[name] = status
@@ -210,6 +213,7 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
             status = self._status.get(request.service)
         if status is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
+            raise AssertionError("context.abort returned")  # pragma: no cover
         return health_pb2.HealthCheckResponse(status=status)
 
     def Watch(  # noqa: N802 - gRPC method name
@@ -222,7 +226,7 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
                 f"at most {WATCH_SLOTS} concurrent Watch streams; use Check",
             )
         try:
-            last: int | None = None
+            last: ServingStatus | None = None
             while context.is_active():
                 with self._cond:
                     status = self._status.get(request.service, SERVICE_UNKNOWN)
@@ -301,7 +305,8 @@ def common_parser(kind: str) -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=256, help="texts per request")
     p.add_argument("--max-text-bytes", type=int, default=DEFAULT_MAX_TEXT_BYTES)
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
-    p.add_argument("--log-level", default=os.environ.get("WEFT_LOG", "info"))
+    # Not WEFT_LOG: that is the Rust core's tracing filter ("info,weft_actors=debug").
+    p.add_argument("--log-level", default=os.environ.get("WEFT_WORKER_LOG_LEVEL", "info"))
     return p
 
 
@@ -318,6 +323,16 @@ def resolve_threads(threads: int, pool_size: int) -> int:
     return max(1, cpu_count() // max(1, pool_size))
 
 
+def _socket_alive(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+        return True
+
+
 def _bind(server: grpc.Server, listen: str) -> str:
     """Bind and return the address as clients should dial it."""
     if listen.startswith("unix:"):
@@ -327,8 +342,10 @@ def _bind(server: grpc.Server, listen: str) -> str:
         if not path.startswith("/"):
             raise ValueError(f"--listen {listen}: the socket path must be absolute")
         sock = Path(path)
-        if sock.is_socket():  # stale socket of a dead predecessor
-            sock.unlink()
+        if sock.is_socket():
+            if _socket_alive(path):
+                raise RuntimeError(f"{path} is in use by a live process")
+            sock.unlink()  # stale socket of a dead predecessor
         server.add_insecure_port(f"unix:{path}")
         return f"unix:{path}"
     host, sep, port = listen.rpartition(":")
@@ -358,9 +375,16 @@ def run(
     parser = common_parser(kind)
     add_arguments(parser)
     args = parser.parse_args(argv)
+    level = args.log_level.upper()
+    if level not in logging.getLevelNamesMapping():
+        print(
+            f"weft-worker {kind}: unknown log level {args.log_level!r}; using INFO",
+            file=sys.stderr,
+        )
+        level = "INFO"
     logging.basicConfig(
         stream=sys.stderr,
-        level=args.log_level.upper(),
+        level=level,
         format=f"%(asctime)s weft-worker {kind}[%(process)d] %(levelname)s %(message)s",
     )
     faults = Faults.from_env()
@@ -405,9 +429,7 @@ def run(
             ("grpc.so_reuseport", 0),
         ],
     )
-    server.add_generic_rpc_handlers(
-        (InfoServicer(rt, service.info).handler(), service.handler(rt))
-    )
+    server.add_generic_rpc_handlers((InfoServicer(rt, service.info).handler(), service.handler(rt)))
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     try:
         addr = _bind(server, args.listen)
@@ -422,7 +444,11 @@ def run(
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("got %s: draining", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if faults.hung:
+            log.warning("got %s while hung (WEFT_FAULT_HANG_AFTER): ignoring it", name)
+            return
+        log.info("got %s: draining", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
