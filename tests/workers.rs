@@ -166,3 +166,34 @@ fn sigterm_stops_the_workers_and_exits_zero() {
         "workers stopped with the daemon"
     );
 }
+
+#[test]
+fn doctor_checks_the_python_env_and_the_models() {
+    let weft = Weft::with_workers();
+    let out = weft.run(&["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let check = |name: &str| {
+        v["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} check in {v:#}"))
+    };
+    assert_eq!(check("python env")["status"], "ok", "{v:#}");
+    let models = check("models");
+    assert_eq!(models["status"], "ok", "{v:#}");
+    assert!(models["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("default embedding backend")));
+
+    let broken = weft.run_env(
+        &["doctor"],
+        &[("WEFT_WORKERS__PYTHON", "/nonexistent/python")],
+    );
+    assert!(!broken.status.success());
+    let text = broken.stdout_text();
+    assert!(
+        text.contains("/nonexistent/python") && text.contains("scripts/setup-python.sh"),
+        "{text}"
+    );
+}

@@ -694,12 +694,26 @@ mod tests {
                 "sqlite",
                 "database",
                 "inotify",
-                "disk space"
+                "disk space",
+                "python env",
+                "models"
             ]
         );
         for c in &checks {
-            assert_ne!(c.status, CheckStatus::Fail, "{c:?}");
             assert_eq!(c.fix.is_some(), c.status != CheckStatus::Ok, "{c:?}");
+            match c.name.as_str() {
+                // No venv or models under this throwaway home: failing, with the fix.
+                "python env" => {
+                    assert_eq!(c.status, CheckStatus::Fail, "{c:?}");
+                    assert!(c
+                        .fix
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("scripts/setup-python.sh"));
+                }
+                "models" => assert_eq!(c.status, CheckStatus::Warn, "{c:?}"),
+                _ => assert_ne!(c.status, CheckStatus::Fail, "{c:?}"),
+            }
         }
     }
 

@@ -29,7 +29,7 @@ use super::{EmbedOutput, PoolError, PoolShared};
 use crate::supervision::EventSink;
 
 /// Attempts for a pure (embed / NER) job before its error is returned.
-pub const MAX_ATTEMPTS: u32 = 4;
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// What a job asks.
 #[derive(Clone)]
@@ -82,6 +82,8 @@ pub struct Job {
 pub enum CallError {
     /// The worker went away or timed out: the job may run elsewhere.
     Transport(String),
+    /// The worker was at its in-flight cap: try again, it is not the job's fault.
+    Busy(String),
     /// The worker refused the request; retrying will not help.
     Rejected {
         /// `weft-error-code`, e.g. `ERROR_CODE_EMPTY_BATCH`.
@@ -103,6 +105,8 @@ pub enum DispatchMsg {
         channel: Channel,
         /// What it said about itself.
         info: Box<InfoReply>,
+        /// Which process incarnation this is.
+        incarnation: u64,
         /// Its node path, for per-worker counters in status.
         path: String,
         /// Where those counters go.
@@ -112,6 +116,8 @@ pub enum DispatchMsg {
     WorkerDown {
         /// Its id.
         worker: String,
+        /// The incarnation that is gone (a newer one may already have joined).
+        incarnation: u64,
         /// Why.
         reason: String,
     },
@@ -121,6 +127,8 @@ pub enum DispatchMsg {
         job: u64,
         /// The worker it ran on.
         worker: String,
+        /// Which registration of that worker (a restarted worker re-registers).
+        epoch: u64,
         /// How it ended.
         result: Result<Output, CallError>,
     },
@@ -136,7 +144,12 @@ pub struct DispatcherArgs {
 
 struct Slot {
     channel: Channel,
+    epoch: u64,
+    incarnation: u64,
     in_flight: u32,
+    /// After a transport failure the worker gets no work for a moment: it is most likely
+    /// dead, and its supervisor will say so (WorkerDown) or bring it back (WorkerUp).
+    quarantined_until: Option<Instant>,
     served: u64,
     path: String,
     events: Arc<dyn EventSink>,
@@ -152,6 +165,8 @@ pub struct DispatcherState {
     ledger: HashMap<u64, Job>,
     workers: BTreeMap<String, Slot>,
     ticker: Option<JoinHandle<()>>,
+    /// Registration counter for worker slots.
+    next_epoch: u64,
     /// Consecutive ticks with a backlog (scale up) or with nothing to do (scale down).
     busy_ticks: u32,
     idle_ticks: u32,
@@ -166,6 +181,8 @@ impl Drop for DispatcherState {
     }
 }
 
+/// How long a worker gets no work after a transport failure.
+const QUARANTINE: Duration = Duration::from_secs(1);
 /// How often the dispatcher ticks.
 const TICK: Duration = Duration::from_millis(500);
 /// Ticks with a backlog before one more worker is started.
@@ -191,6 +208,7 @@ impl Actor for Dispatcher {
             ledger: HashMap::new(),
             workers: BTreeMap::new(),
             ticker: Some(ticker),
+            next_epoch: 0,
             busy_ticks: 0,
             idle_ticks: 0,
         })
@@ -208,15 +226,20 @@ impl Actor for Dispatcher {
                 worker,
                 channel,
                 info,
+                incarnation,
                 path,
                 events,
             } => {
                 tracing::info!(pool = state.shared.kind.as_str(), %worker, model = %info.model_id, pid = info.pid, "worker joined the pool");
+                state.next_epoch += 1;
                 state.workers.insert(
                     worker,
                     Slot {
                         channel,
+                        epoch: state.next_epoch,
+                        incarnation,
                         in_flight: 0,
+                        quarantined_until: None,
                         served: 0,
                         path,
                         events,
@@ -224,8 +247,13 @@ impl Actor for Dispatcher {
                 );
                 state.shared.set_ready(state.workers.len());
             }
-            DispatchMsg::WorkerDown { worker, reason } => {
-                if state.workers.remove(&worker).is_some() {
+            DispatchMsg::WorkerDown {
+                worker,
+                incarnation,
+                reason,
+            } => {
+                let current = state.workers.get(&worker).map(|s| s.incarnation);
+                if current == Some(incarnation) && state.workers.remove(&worker).is_some() {
                     tracing::info!(pool = state.shared.kind.as_str(), %worker, %reason, "worker left the pool");
                 }
                 state.shared.set_ready(state.workers.len());
@@ -233,10 +261,15 @@ impl Actor for Dispatcher {
             DispatchMsg::Done {
                 job,
                 worker,
+                epoch,
                 result,
             } => {
-                if let Some(slot) = state.workers.get_mut(&worker) {
+                // Results from a previous registration of this worker do not touch the new one.
+                if let Some(slot) = state.workers.get_mut(&worker).filter(|s| s.epoch == epoch) {
                     slot.in_flight = slot.in_flight.saturating_sub(1);
+                    if matches!(result, Err(CallError::Transport(_))) {
+                        slot.quarantined_until = Some(Instant::now() + QUARANTINE);
+                    }
                     if result.is_ok() {
                         slot.served += 1;
                         slot.events
@@ -265,6 +298,13 @@ impl DispatcherState {
             Err(CallError::Rejected { code, message }) => {
                 let _ = job.reply.send(Err(PoolError::Rejected { code, message }));
             }
+            Err(CallError::Busy(why)) => {
+                // Not an attempt: the worker refused before doing anything.
+                tracing::debug!(pool = self.shared.kind.as_str(), job = job_id, %worker, %why, "worker busy; requeueing");
+                let mut job = job;
+                job.attempts = job.attempts.saturating_sub(1);
+                self.queue.push_front(job);
+            }
             Err(CallError::Transport(why)) => {
                 let retry = match &job.payload {
                     Payload::Complete { delivered, .. } => {
@@ -290,11 +330,12 @@ impl DispatcherState {
     /// Starts as many queued jobs as the ready workers' in-flight caps allow.
     fn pump(&mut self, myself: &ActorRef<DispatchMsg>) {
         let cap = self.shared.settings.inflight.max(1);
+        let now = Instant::now();
         while !self.queue.is_empty() {
             let Some((worker, slot)) = self
                 .workers
                 .iter_mut()
-                .filter(|(_, s)| s.in_flight < cap)
+                .filter(|(_, s)| s.in_flight < cap && s.quarantined_until.is_none_or(|t| now >= t))
                 .min_by_key(|(_, s)| s.in_flight)
             else {
                 break;
@@ -309,6 +350,7 @@ impl DispatcherState {
             job.attempts += 1;
             slot.in_flight += 1;
             let channel = slot.channel.clone();
+            let epoch = slot.epoch;
             let payload = job.payload.clone();
             let worker = worker.clone();
             let me = myself.clone();
@@ -320,6 +362,7 @@ impl DispatcherState {
                 let _ = me.cast(DispatchMsg::Done {
                     job: id,
                     worker,
+                    epoch,
                     result,
                 });
             });
@@ -465,7 +508,7 @@ fn classify(status: tonic::Status) -> CallError {
             message: status.message().to_string(),
         },
         (Code::ResourceExhausted, _) => {
-            CallError::Transport(format!("worker busy: {}", status.message()))
+            CallError::Busy(format!("worker busy: {}", status.message()))
         }
         (_, Some(code)) if code == "ERROR_CODE_MODEL_ERROR" => CallError::Rejected {
             code,

@@ -82,6 +82,7 @@ pub struct WorkerProcess;
 /// [`WorkerProcess`]'s state. Dropping it kills the process group.
 pub struct WorkerState {
     id: String,
+    incarnation: u64,
     pid: Option<i32>,
     shared: Arc<PoolShared>,
     handshake: Option<oneshot::Receiver<Result<(), String>>>,
@@ -106,6 +107,7 @@ impl Drop for WorkerState {
         if self.registered {
             self.shared.cast(DispatchMsg::WorkerDown {
                 worker: self.id.clone(),
+                incarnation: self.incarnation,
                 reason: "worker stopped".into(),
             });
         }
@@ -145,10 +147,11 @@ impl Actor for WorkerProcess {
         args: WorkerArgs,
     ) -> Result<WorkerState, ActorProcessingErr> {
         let kind = args.shared.kind.as_str();
+        let incarnation = args.shared.next_incarnation();
         let socket = args
             .spec
             .socket_dir
-            .join(format!("{kind}-{}.sock", args.shared.next_incarnation()));
+            .join(format!("{kind}-{incarnation}.sock"));
         let _ = std::fs::remove_file(&socket);
         let mut cmd = Command::new(&args.spec.python);
         cmd.arg("-m")
@@ -217,6 +220,7 @@ impl Actor for WorkerProcess {
         }
         Ok(WorkerState {
             id: args.id,
+            incarnation,
             pid,
             shared: args.shared,
             handshake: Some(ready_rx),
@@ -268,6 +272,7 @@ impl Actor for WorkerProcess {
         if state.registered {
             state.shared.cast(DispatchMsg::WorkerDown {
                 worker: state.id.clone(),
+                incarnation: state.incarnation,
                 reason: "stopping".into(),
             });
             state.registered = false;
@@ -343,6 +348,7 @@ async fn handshake(state: &mut WorkerState) -> Result<(), String> {
         worker: state.id.clone(),
         channel,
         info: Box::new(info),
+        incarnation: state.incarnation,
         path: state.path.clone(),
         events: Arc::clone(&state.events),
     });
