@@ -197,3 +197,39 @@ fn doctor_checks_the_python_env_and_the_models() {
         "{text}"
     );
 }
+
+#[test]
+fn a_missing_python_leaves_the_daemon_up_degraded_and_explains_itself() {
+    let weft = Weft::with_workers();
+    weft.write_config(
+        "[workers]\npython = \"/nonexistent/python\"\ncall_timeout_ms = 2000\n[ner]\nenabled = false\n[llm]\nenabled = false\n",
+    );
+    let mut serve = weft.serve();
+    serve.wait_ready();
+    let report = weft.wait_status(|r| r["degraded"] == true);
+    let w1 = report["tree"]
+        .as_array()
+        .and_then(|t| {
+            t.iter()
+                .find(|n| n["path"] == "root/pools/embed/workers/w1")
+        })
+        .cloned()
+        .expect("worker node");
+    assert!(
+        w1["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/nonexistent/python") && e.contains("setup-python.sh")),
+        "{w1}"
+    );
+    let out = weft.run(&["embed", "hello"]);
+    assert!(!out.status.success());
+    let err = out.stderr_text();
+    assert!(
+        err.contains("embed") && err.contains("/nonexistent/python"),
+        "{err}"
+    );
+    // Storage and the API are untouched by the broken pool.
+    let status = weft.run(&["status", "--json"]);
+    assert!(status.status.success());
+    serve.stop();
+}

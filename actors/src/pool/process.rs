@@ -94,6 +94,8 @@ pub struct WorkerState {
     path: String,
     events: Arc<dyn EventSink>,
     registered: bool,
+    /// Set when the process could not even be spawned; reported from `post_start`.
+    spawn_error: Option<String>,
 }
 
 impl Drop for WorkerState {
@@ -180,12 +182,34 @@ impl Actor for WorkerProcess {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            format!(
-                "cannot start the {kind} worker with {}: {e}; run scripts/setup-python.sh or set [workers] python",
-                args.spec.python.display()
-            )
-        })?;
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                // Failing pre_start would fail every supervisor above this one while the
+                // tree boots; failing in post_start instead lets the pool back off, give up
+                // and report it while the rest of Weft runs.
+                let error = format!(
+                    "cannot start the {kind} worker with {}: {e}; run scripts/setup-python.sh or set [workers] python",
+                    args.spec.python.display()
+                );
+                return Ok(WorkerState {
+                    id: args.id,
+                    incarnation,
+                    pid: None,
+                    shared: args.shared,
+                    handshake: None,
+                    stop: None,
+                    lifecycle: None,
+                    stderr: Arc::default(),
+                    socket,
+                    spec: args.spec,
+                    path: args.path,
+                    events: args.events,
+                    registered: false,
+                    spawn_error: Some(error),
+                });
+            }
+        };
         let pid = child.id().and_then(|p| i32::try_from(p).ok());
         let stderr_lines = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(err) = child.stderr.take() {
@@ -232,6 +256,7 @@ impl Actor for WorkerProcess {
             path: args.path,
             events: args.events,
             registered: false,
+            spawn_error: None,
         })
     }
 
@@ -295,6 +320,9 @@ impl Actor for WorkerProcess {
 
 /// READY line, channel, SERVING health check, Info; then the worker joins its pool.
 async fn handshake(state: &mut WorkerState) -> Result<(), String> {
+    if let Some(e) = state.spawn_error.take() {
+        return Err(e);
+    }
     let kind = state.shared.kind.as_str();
     let deadline = tokio::time::Instant::now() + state.spec.start_timeout;
     let handshake = state
