@@ -546,3 +546,107 @@ async fn the_local_model_streams_through_the_pool_and_a_full_queue_is_overloaded
         .await
         .expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_on_a_worker_that_hangs_mid_request_complete_elsewhere_exactly_once() {
+    let env = env();
+    // Every worker incarnation hangs on its 4th request: health checks must notice, the
+    // group is killed, and the stuck request runs again on a live worker.
+    let (sup, pool, view) = start(
+        PoolKind::Ner,
+        settings(2, 2, 64, 1),
+        spec(&env, PoolKind::Ner, &[("WEFT_FAULT_HANG_AFTER", "3")]),
+        lenient(),
+        Duration::from_secs(30),
+    )
+    .await;
+    wait_for("2 workers ready", Duration::from_secs(60), || {
+        pool.stats().ready == 2
+    })
+    .await;
+    let mut answers = Vec::new();
+    for i in 0..16 {
+        let text = format!("request {i}: see src/file_{i}.rs");
+        let reply = pool
+            .extract(vec![text.clone()])
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        let paths: Vec<String> = reply.results[0]
+            .entities
+            .iter()
+            .filter(|e| e.label == "FILE_PATH")
+            .map(|e| e.text.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![format!("src/file_{i}.rs")],
+            "request {i} got its own answer"
+        );
+        answers.push(paths);
+    }
+    assert_eq!(answers.len(), 16);
+    let stats = pool.stats();
+    assert!(
+        stats.retried >= 1,
+        "some request was stuck on a hung worker: {stats:?}"
+    );
+    let restarts: u64 = view
+        .nodes()
+        .iter()
+        .filter(|n| n.path.contains("/workers/w"))
+        .map(|n| n.restarts)
+        .sum();
+    assert!(
+        restarts >= 2,
+        "hung workers were replaced ({restarts} restarts)"
+    );
+    sup.shutdown(Duration::from_secs(20))
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_scales_the_pool_up_to_its_maximum() {
+    let env = env();
+    let (sup, pool, _view) = start(
+        PoolKind::Llm,
+        settings(1, 2, 64, 1),
+        spec(&env, PoolKind::Llm, &[]),
+        lenient(),
+        Duration::from_secs(30),
+    )
+    .await;
+    wait_for("1 worker ready", Duration::from_secs(60), || {
+        pool.stats().ready == 1
+    })
+    .await;
+    let request = CompleteRequest {
+        model: String::new(),
+        messages: vec![ChatMessage {
+            role: "user".into(),
+            content: "Write a long story about a lighthouse keeper.".into(),
+        }],
+        max_tokens: 96,
+        temperature: 0.0,
+        job_id: String::new(),
+        stop: vec![],
+        api_base: String::new(),
+    };
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        streams.push(pool.complete(request.clone()).await.expect("accepted"));
+    }
+    wait_for("a second worker", Duration::from_secs(60), || {
+        pool.stats().ready == 2
+    })
+    .await;
+    for mut s in streams {
+        while let Some(c) = s.next().await {
+            c.expect("chunk");
+        }
+    }
+    assert_eq!(pool.stats().ready, 2, "never above max_workers");
+    sup.shutdown(Duration::from_secs(20))
+        .await
+        .expect("shutdown");
+}
