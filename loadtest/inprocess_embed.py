@@ -2,7 +2,8 @@
 
 Measures, on the texts the Rust side wrote, what one Python process gets without Weft:
 `torch`: plain `SentenceTransformer(path).encode` (torch fp32, the sentence-transformers
-default); `default`: the same loader the embed worker uses, on the backend setup chose.
+default); `default`: the embed worker's own loader (`weft_workers.embed.load`), on the
+backend setup chose, so the pool is compared with the same code in one process.
 Prints one JSON object.
 """
 
@@ -47,21 +48,20 @@ def main() -> None:
         def run(batch: list[str]) -> np.ndarray:
             return model.encode(batch, batch_size=args.batch, show_progress_bar=False)
     else:
+        # Exactly what the embed worker runs: the same loader, the same backend choice.
         ns = argparse.Namespace(
             model=None,
             backend="auto",
             precision="fp32",
             device="cpu",
             models_dir=args.models_dir,
+            batch_size=args.batch,
         )
-        choice = embed.choose(ns)
-        model, precision = embed.load_sentence_transformer(
-            choice.model_dir, choice.backend, choice.weights, args.threads, "cpu"
-        )
-        label = f"{choice.backend}/{precision}"
+        embedder = embed.load(ns, args.threads)
+        label = embedder.info.model_id.split("/", 1)[1]
 
         def run(batch: list[str]) -> np.ndarray:
-            return embed.encode(model, batch, args.batch, query=False)
+            return embedder.embed(batch, query=False)
 
     load_s = time.perf_counter() - t0
     run(texts[: args.batch])  # warm-up
