@@ -343,6 +343,10 @@ async fn a_temporary_child_is_never_restarted() {
 
     send(&cell_of(&sup, "temp").await, TestMsg::Panic);
     wait_for("temp removed", || view.node("root/temp").is_none()).await;
+    assert!(
+        view.degraded().is_empty(),
+        "a crashed temporary child leaves; it does not mark the tree degraded"
+    );
     // Give a wrong restart every chance to happen before checking it did not.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ids: Vec<String> = sup

@@ -175,6 +175,9 @@ pub struct NodeStatus {
     pub since_ms: i64,
     /// Facts a child publishes about itself (a worker's pid, model, ...).
     pub info: BTreeMap<String, serde_json::Value>,
+    /// This node is a supervisor that exceeded its restart intensity and escalated.
+    #[serde(default)]
+    pub gave_up: bool,
 }
 
 /// How many recent events the in-memory ring keeps.
@@ -263,6 +266,7 @@ impl EventSink for TreeView {
                 last_error: None,
                 since_ms: unix_ms(),
                 info: BTreeMap::new(),
+                gave_up: false,
             });
         node.info.insert(key.to_string(), value);
     }
@@ -294,11 +298,9 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
     let path = event.node_path();
     if event.kind == EventKind::Removed {
         // Dynamic children (one per terminal, say) come and go; keep the view bounded.
-        // A child removed after failing stays visible: it is why the tree is degraded.
-        if nodes
-            .get(&path)
-            .is_some_and(|n| n.state != NodeState::Failed)
-        {
+        // A supervisor that gave up stays visible: it is why the tree is degraded. A crashed
+        // temporary worker (a terminal, say) just leaves.
+        if nodes.get(&path).is_some_and(|n| !n.gave_up) {
             nodes.remove(&path);
         }
         return;
@@ -311,6 +313,7 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
         last_error: None,
         since_ms: event.ts_ms,
         info: BTreeMap::new(),
+        gave_up: false,
     });
     let abnormal = event
         .detail
@@ -321,9 +324,13 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
     let new_state = match event.kind {
         // A child publishes its facts (pid, model) from `pre_start`, before its start is
         // recorded; they are dropped when it goes down, so they never describe a dead one.
-        EventKind::Started => NodeState::Running,
+        EventKind::Started => {
+            node.gave_up = false;
+            NodeState::Running
+        }
         EventKind::Restarted => {
             node.restarts += 1;
+            node.gave_up = false;
             NodeState::Running
         }
         EventKind::Exited if abnormal => {
@@ -340,7 +347,14 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
             node.last_error = event.reason.clone();
             NodeState::Failed
         }
-        EventKind::GaveUp | EventKind::Escalated => {
+        EventKind::Escalated => {
+            node.gave_up = true;
+            if event.reason.is_some() {
+                node.last_error = event.reason.clone();
+            }
+            NodeState::Failed
+        }
+        EventKind::GaveUp => {
             if event.reason.is_some() {
                 node.last_error = event.reason.clone();
             }
