@@ -147,6 +147,11 @@ pub struct WorkersConfig {
     /// How long, in milliseconds, a caller waits for a queue slot before the pool answers
     /// `Overloaded` (0..=86400000).
     pub admission_wait_ms: u64,
+    /// PEM file of the CA (or self-signed certificate) that remote workers' TLS certificates
+    /// chain to; `""` trusts the system's roots.
+    pub remote_ca: String,
+    /// File holding the bearer token remote workers require (mode 0600).
+    pub remote_token_file: String,
 }
 
 /// The embedding worker pool (`[embed]`).
@@ -163,6 +168,9 @@ pub struct EmbedPoolConfig {
     pub queue: u32,
     /// Most requests in flight on one worker (1..=64).
     pub inflight: u32,
+    /// Remote workers (e.g. a GPU box running the same worker) as a comma-separated list of
+    /// `https://HOST:PORT`; they join the pool like local ones.
+    pub remote: String,
     /// `""` for the packaged all-MiniLM-L6-v2; else a sentence-transformers folder or model
     /// name.
     pub model: String,
@@ -190,6 +198,9 @@ pub struct NerPoolConfig {
     pub queue: u32,
     /// Most requests in flight on one worker (1..=64).
     pub inflight: u32,
+    /// Remote workers (e.g. a GPU box running the same worker) as a comma-separated list of
+    /// `https://HOST:PORT`; they join the pool like local ones.
+    pub remote: String,
 }
 
 /// The local LLM worker pool (`[llm]`).
@@ -206,6 +217,9 @@ pub struct LlmPoolConfig {
     pub queue: u32,
     /// Most requests in flight on one worker (1..=64).
     pub inflight: u32,
+    /// Remote workers (e.g. a GPU box running the same worker) as a comma-separated list of
+    /// `https://HOST:PORT`; they join the pool like local ones.
+    pub remote: String,
     /// `""` for the packaged SmolLM2-135M GGUF; else the path of a GGUF file.
     pub model: String,
     /// Refuse cloud providers: only local models are used.
@@ -316,6 +330,8 @@ impl Default for WorkersConfig {
             call_timeout_ms: 60_000,
             stop_grace_ms: 3000,
             admission_wait_ms: 5000,
+            remote_ca: String::new(),
+            remote_token_file: String::new(),
         }
     }
 }
@@ -328,6 +344,7 @@ impl Default for EmbedPoolConfig {
             max_workers: 2,
             queue: 1024,
             inflight: 2,
+            remote: String::new(),
             model: String::new(),
             backend: "auto".to_owned(),
             precision: "fp32".to_owned(),
@@ -345,6 +362,7 @@ impl Default for NerPoolConfig {
             max_workers: 1,
             queue: 1024,
             inflight: 2,
+            remote: String::new(),
         }
     }
 }
@@ -357,6 +375,7 @@ impl Default for LlmPoolConfig {
             max_workers: 1,
             queue: 64,
             inflight: 1,
+            remote: String::new(),
             model: String::new(),
             local_only: true,
         }
@@ -364,6 +383,20 @@ impl Default for LlmPoolConfig {
 }
 
 impl Config {
+    /// The remote workers listed for a pool (`[KIND] remote`, comma-separated URLs).
+    pub fn remote_workers(&self, kind: PoolKind) -> Vec<String> {
+        let list = match kind {
+            PoolKind::Embed => &self.embed.remote,
+            PoolKind::Ner => &self.ner.remote,
+            PoolKind::Llm => &self.llm.remote,
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
     /// Renders the configuration as TOML (what `weft config` prints).
     pub fn to_toml(&self) -> String {
         match toml::to_string(self) {
@@ -970,6 +1003,31 @@ const FIELDS: &[Field] = &[
         key: "embed.inflight",
         kind: uint(1, MAX_WORKERS),
         set: |c, v| c.embed.inflight = as_u32(v),
+    },
+    Field {
+        key: "workers.remote_ca",
+        kind: Kind::Str,
+        set: |c, v| c.workers.remote_ca = as_string(v),
+    },
+    Field {
+        key: "workers.remote_token_file",
+        kind: Kind::Str,
+        set: |c, v| c.workers.remote_token_file = as_string(v),
+    },
+    Field {
+        key: "embed.remote",
+        kind: Kind::Str,
+        set: |c, v| c.embed.remote = as_string(v),
+    },
+    Field {
+        key: "ner.remote",
+        kind: Kind::Str,
+        set: |c, v| c.ner.remote = as_string(v),
+    },
+    Field {
+        key: "llm.remote",
+        kind: Kind::Str,
+        set: |c, v| c.llm.remote = as_string(v),
     },
     Field {
         key: "embed.model",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use weft_actors::config::{self, PoolKind, PoolSettings};
 use weft_actors::pool::process::WorkerSpec;
+use weft_actors::pool::remote::RemoteSpec;
 use weft_actors::pool::{standalone_pool, EmbedMode, PoolError, PoolHandle, PoolPolicy};
 use weft_actors::supervision::{
     start_supervisor, Backoff, NodeState, Strategy, SupervisorFlags, SupervisorHandle, TreeView,
@@ -113,11 +114,23 @@ async fn start(
     policy: PoolPolicy,
     admission_wait: Duration,
 ) -> (SupervisorHandle, PoolHandle, TreeView) {
+    start_with(kind, settings, spec, vec![], policy, admission_wait).await
+}
+
+async fn start_with(
+    kind: PoolKind,
+    settings: PoolSettings,
+    spec: WorkerSpec,
+    remotes: Vec<RemoteSpec>,
+    policy: PoolPolicy,
+    admission_wait: Duration,
+) -> (SupervisorHandle, PoolHandle, TreeView) {
     let view = TreeView::new();
     let (child, pool) = standalone_pool(
         kind,
         settings,
         spec,
+        remotes,
         policy,
         Duration::from_secs(60),
         admission_wait,
@@ -649,4 +662,140 @@ async fn a_backlog_scales_the_pool_up_to_its_maximum() {
     sup.shutdown(Duration::from_secs(20))
         .await
         .expect("shutdown");
+}
+
+/// Starts a worker the way a remote box would: TCP, TLS, a bearer token. Returns the
+/// process (killed on drop) and its port.
+fn remote_ner_worker(env: &Env, dir: &std::path::Path) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // rustls refuses a certificate that is a CA as the server's own certificate; a
+        // self-signed leaf (CA:FALSE) can still be the trust anchor.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(
+        status.success(),
+        "openssl could not make a test certificate"
+    );
+    let mut child = std::process::Command::new(&env.python)
+        .args(["-m", "weft_workers", "ner", "--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("key.pem"))
+        .arg("--token-file")
+        .arg(dir.join("worker-token"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn remote worker");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("READY line");
+    let ready: serde_json::Value =
+        serde_json::from_str(line.trim().strip_prefix("READY ").expect("READY")).expect("json");
+    let addr = ready["addr"].as_str().expect("addr").to_string();
+    let port = addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    (child, port)
+}
+
+fn write_secret(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_worker_over_tls_with_a_token_joins_the_pool_and_a_wrong_token_is_refused() {
+    let env = env();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_secret(&dir.path().join("worker-token"), "s3cret-token\n");
+    write_secret(&dir.path().join("good-token"), "s3cret-token\n");
+    write_secret(&dir.path().join("bad-token"), "not-the-token\n");
+    let (mut worker, port) = remote_ner_worker(&env, dir.path());
+    let remote = |token: &str| RemoteSpec {
+        url: format!("https://localhost:{port}"),
+        ca_file: Some(dir.path().join("cert.pem")),
+        token_file: Some(dir.path().join(token)),
+        start_timeout: Duration::from_secs(10),
+        health_interval: Duration::from_millis(500),
+        health_timeout: Duration::from_millis(1000),
+    };
+
+    // No local workers at all: the pool is the remote box.
+    let (sup, pool, view) = start_with(
+        PoolKind::Ner,
+        settings(0, 0, 16, 2),
+        spec(&env, PoolKind::Ner, &[]),
+        vec![remote("good-token")],
+        lenient(),
+        Duration::from_secs(5),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool.stats().ready != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the remote worker never joined: {:?}",
+            view.node("t/ner/workers/r1")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = pool
+        .extract(vec!["see docs/remote.md".into()])
+        .await
+        .expect("served remotely");
+    assert_eq!(reply.results[0].entities[0].text, "docs/remote.md");
+    let node = view.node("t/ner/workers/r1").expect("remote node");
+    assert_eq!(node.info["remote"], format!("https://localhost:{port}"));
+    assert!(node.info.contains_key("model"), "{node:?}");
+    sup.shutdown(Duration::from_secs(10))
+        .await
+        .expect("shutdown");
+
+    let (sup, pool, view) = start_with(
+        PoolKind::Ner,
+        settings(0, 0, 16, 2),
+        spec(&env, PoolKind::Ner, &[]),
+        vec![remote("bad-token")],
+        lenient(),
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_for("the refusal", Duration::from_secs(30), || {
+        view.node("t/ner/workers/r1")
+            .and_then(|n| n.last_error)
+            .is_some_and(|e| e.contains("refused the token"))
+    })
+    .await;
+    assert_eq!(pool.stats().ready, 0);
+    sup.shutdown(Duration::from_secs(10))
+        .await
+        .expect("shutdown");
+    let _ = worker.kill();
+    let _ = worker.wait();
 }

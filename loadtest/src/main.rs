@@ -239,6 +239,7 @@ async fn start_pool_with(
         PoolKind::Embed,
         settings,
         spec(loaded, &sockets, threads, inflight),
+        vec![],
         policy,
         Duration::from_secs(120),
         Duration::from_secs(120),

@@ -105,7 +105,11 @@ def read_line(proc: subprocess.Popen[str], timeout: float) -> str | None:
 
 
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_FAULT_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WEFT_FAULT_") and k != "WEFT_WORKER_TOKEN"
+    }
     env.update(extra or {})
     return env
 

@@ -20,7 +20,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 def test_ready_line(ner: Worker) -> None:
     assert ner.first_line.endswith("\n")
-    assert set(ner.ready) == {"addr", "pid", "kind", "model_id"}
+    assert set(ner.ready) == {"addr", "pid", "kind", "model_id", "tls", "auth"}
+    assert ner.ready["tls"] is False
+    assert ner.ready["auth"] is False
     assert ner.ready["pid"] == ner.proc.pid
     assert ner.ready["kind"] == "ner"
     assert ner.ready["addr"].startswith("unix:/")

@@ -24,7 +24,7 @@ use weft_proto::worker::{
     CompleteChunk, CompleteRequest, EmbedRequest, ExtractReply, ExtractRequest, InfoReply,
 };
 
-use super::process::timed;
+use super::remote::authed;
 use super::{EmbedOutput, PoolError, PoolShared};
 use crate::supervision::EventSink;
 
@@ -111,6 +111,8 @@ pub enum DispatchMsg {
         path: String,
         /// Where those counters go.
         events: Arc<dyn EventSink>,
+        /// Bearer token for a remote worker.
+        token: Option<String>,
     },
     /// A worker is gone (or going).
     WorkerDown {
@@ -144,6 +146,7 @@ pub struct DispatcherArgs {
 
 struct Slot {
     channel: Channel,
+    token: Option<Arc<str>>,
     epoch: u64,
     incarnation: u64,
     in_flight: u32,
@@ -229,6 +232,7 @@ impl Actor for Dispatcher {
                 incarnation,
                 path,
                 events,
+                token,
             } => {
                 tracing::info!(pool = state.shared.kind.as_str(), %worker, model = %info.model_id, pid = info.pid, "worker joined the pool");
                 state.next_epoch += 1;
@@ -236,6 +240,7 @@ impl Actor for Dispatcher {
                     worker,
                     Slot {
                         channel,
+                        token: token.map(Arc::from),
                         epoch: state.next_epoch,
                         incarnation,
                         in_flight: 0,
@@ -350,6 +355,7 @@ impl DispatcherState {
             job.attempts += 1;
             slot.in_flight += 1;
             let channel = slot.channel.clone();
+            let token = slot.token.clone();
             let epoch = slot.epoch;
             let payload = job.payload.clone();
             let worker = worker.clone();
@@ -358,7 +364,7 @@ impl DispatcherState {
             let limit = self.shared.call_timeout;
             self.ledger.insert(id, job);
             tokio::spawn(async move {
-                let result = call(channel, payload, limit).await;
+                let result = call(channel, payload, limit, token.as_deref()).await;
                 let _ = me.cast(DispatchMsg::Done {
                     job: id,
                     worker,
@@ -417,7 +423,12 @@ impl DispatcherState {
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// Runs one job on one worker.
-async fn call(channel: Channel, payload: Payload, limit: Duration) -> Result<Output, CallError> {
+async fn call(
+    channel: Channel,
+    payload: Payload,
+    limit: Duration,
+    token: Option<&str>,
+) -> Result<Output, CallError> {
     match payload {
         Payload::Embed { texts, mode } => {
             let req = EmbedRequest {
@@ -428,7 +439,7 @@ async fn call(channel: Channel, payload: Payload, limit: Duration) -> Result<Out
             let mut client = EmbedderClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE);
-            let fut = client.embed(timed(req, limit));
+            let fut = client.embed(authed(req, limit, token));
             let reply = deadline(limit, fut).await?.into_inner();
             EmbedOutput::from_reply(reply)
                 .map(Output::Embed)
@@ -445,7 +456,7 @@ async fn call(channel: Channel, payload: Payload, limit: Duration) -> Result<Out
             let mut client = EntityExtractorClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE);
-            let fut = client.extract(timed(req, limit));
+            let fut = client.extract(authed(req, limit, token));
             Ok(Output::Extract(deadline(limit, fut).await?.into_inner()))
         }
         Payload::Complete {
@@ -454,7 +465,7 @@ async fn call(channel: Channel, payload: Payload, limit: Duration) -> Result<Out
             delivered,
         } => {
             let mut client = LanguageModelClient::new(channel);
-            let fut = client.complete(timed(request.as_ref().clone(), limit));
+            let fut = client.complete(authed(request.as_ref().clone(), limit, token));
             let mut stream = deadline(limit, fut).await?.into_inner();
             loop {
                 let next = tokio::time::timeout(limit, stream.message()).await;

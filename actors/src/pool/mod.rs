@@ -18,6 +18,7 @@
 
 pub mod dispatcher;
 pub mod process;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +37,7 @@ use crate::supervision::{
 };
 use dispatcher::{DispatchMsg, Dispatcher, DispatcherArgs, Job, Output, Payload};
 use process::{WorkerArgs, WorkerProcess, WorkerSpec};
+use remote::{RemoteArgs, RemoteSpec, RemoteWorker};
 
 /// Vectors from the embed pool.
 #[derive(Debug, Clone, Serialize)]
@@ -577,7 +579,25 @@ pub fn pools_child(loaded: &Loaded) -> (Option<ChildSpec>, Pools) {
             health_timeout: Duration::from_millis(w.health_timeout_ms),
             stop_grace: Duration::from_millis(w.stop_grace_ms),
         };
-        children.push(pool_child(Arc::clone(&shared), spec, PoolPolicy::default()));
+        let non_empty = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+        let remotes = cfg
+            .remote_workers(kind)
+            .into_iter()
+            .map(|url| RemoteSpec {
+                url,
+                ca_file: non_empty(&w.remote_ca),
+                token_file: non_empty(&w.remote_token_file),
+                start_timeout: Duration::from_millis(w.start_timeout_ms),
+                health_interval: Duration::from_millis(w.health_interval_ms),
+                health_timeout: Duration::from_millis(w.health_timeout_ms),
+            })
+            .collect();
+        children.push(pool_child(
+            Arc::clone(&shared),
+            spec,
+            remotes,
+            PoolPolicy::default(),
+        ));
         pools.handles.insert(kind.as_str(), PoolHandle { shared });
     }
     if children.is_empty() {
@@ -598,6 +618,7 @@ pub fn standalone_pool(
     kind: PoolKind,
     settings: PoolSettings,
     spec: WorkerSpec,
+    remotes: Vec<RemoteSpec>,
     policy: PoolPolicy,
     call_timeout: Duration,
     admission_wait: Duration,
@@ -608,7 +629,7 @@ pub fn standalone_pool(
         call_timeout,
         admission_wait,
     ));
-    let child = pool_child(Arc::clone(&shared), spec, policy);
+    let child = pool_child(Arc::clone(&shared), spec, remotes, policy);
     (child, PoolHandle { shared })
 }
 
@@ -647,7 +668,12 @@ impl Default for PoolPolicy {
 }
 
 /// One pool's subtree: `<kind>` (rest_for_one) → dispatcher, workers → w1..wN.
-pub fn pool_child(shared: Arc<PoolShared>, spec: WorkerSpec, policy: PoolPolicy) -> ChildSpec {
+pub fn pool_child(
+    shared: Arc<PoolShared>,
+    spec: WorkerSpec,
+    remotes: Vec<RemoteSpec>,
+    policy: PoolPolicy,
+) -> ChildSpec {
     let kind = shared.kind;
     let factory: WorkerFactory = {
         let shared = Arc::clone(&shared);
@@ -669,9 +695,15 @@ pub fn pool_child(shared: Arc<PoolShared>, spec: WorkerSpec, policy: PoolPolicy)
     .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
 
     let w_shared = Arc::clone(&shared);
-    let initial: Vec<ChildSpec> = (1..=shared.settings.min_workers)
+    let mut initial: Vec<ChildSpec> = (1..=shared.settings.min_workers)
         .map(|i| factory(format!("w{i}")))
         .collect();
+    initial.extend(
+        remotes
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| remote_child(Arc::clone(&shared), r, format!("r{}", i + 1))),
+    );
     let per_worker = spec.stop_grace + Duration::from_secs(2);
     let budget = per_worker * shared.settings.max_workers.max(1) + Duration::from_secs(1);
     let workers_flags = policy.workers.clone();
@@ -696,6 +728,26 @@ pub fn pool_child(shared: Arc<PoolShared>, spec: WorkerSpec, policy: PoolPolicy)
 
     ChildSpec::supervisor(kind.as_str(), policy.pool, vec![dispatcher, workers])
         .restart(Restart::Temporary)
+}
+
+fn remote_child(shared: Arc<PoolShared>, spec: RemoteSpec, id: String) -> ChildSpec {
+    let child_id = id.clone();
+    ChildSpec::new(child_id, move |ctx: StartCtx| {
+        let args = RemoteArgs {
+            spec: spec.clone(),
+            shared: Arc::clone(&shared),
+            id: id.clone(),
+            path: ctx.path,
+            events: ctx.events,
+        };
+        async move {
+            let (w, _) =
+                ractor::Actor::spawn_linked(None, RemoteWorker, args, ctx.supervisor).await?;
+            Ok(w.get_cell())
+        }
+    })
+    .restart(Restart::Permanent)
+    .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
 }
 
 fn worker_child(shared: Arc<PoolShared>, spec: WorkerSpec, id: String) -> ChildSpec {

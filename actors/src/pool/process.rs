@@ -379,6 +379,7 @@ async fn handshake(state: &mut WorkerState) -> Result<(), String> {
         incarnation: state.incarnation,
         path: state.path.clone(),
         events: Arc::clone(&state.events),
+        token: None,
     });
     state.registered = true;
     Ok(())

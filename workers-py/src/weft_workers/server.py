@@ -6,7 +6,10 @@
    and exit 2.
 3. Bind `--listen` (`unix:/abs/path.sock` or `HOST:PORT`; port 0 picks a free one), start
    serving, set health SERVING, then print exactly one stdout line and flush:
-   `READY {"addr": ..., "pid": ..., "kind": ..., "model_id": ...}`.
+   `READY {"addr": ..., "pid": ..., "kind": ..., "model_id": ..., "tls": ..., "auth": ...}`.
+   Security flags (`--tls-cert/--tls-key`, `--token-file` / $WEFT_WORKER_TOKEN) are checked
+   before the model loads; a non-loopback TCP `--listen` requires TLS and a token (see
+   `weft_workers.security`). With a token, every RPC needs `authorization: Bearer <token>`.
 4. Serve `weft.worker.v1.Worker.Info`, `grpc.health.v1.Health` (Check and Watch) and the
    kind's service. The thread pool has `--max-inflight` threads for model requests plus one
    for Check/Info plus WATCH_SLOTS for Watch streams, so a saturated worker still answers
@@ -42,6 +45,7 @@ from weft_workers import __version__
 from weft_workers._gen import health_pb2, health_pb2_grpc, worker_pb2
 from weft_workers.errors import ModelLoadError, RequestError, invalid
 from weft_workers.faults import BAD_HANDSHAKE_LINE, Faults
+from weft_workers.security import TOKEN_ENV, ConfigError, Security, from_args
 
 log = logging.getLogger("weft_workers")
 
@@ -298,7 +302,19 @@ def common_parser(kind: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"python -m weft_workers {kind}", description=f"Weft {kind} worker"
     )
-    p.add_argument("--listen", required=True, help="unix:/abs/path.sock or 127.0.0.1:PORT")
+    p.add_argument(
+        "--listen",
+        required=True,
+        help="unix:/abs/path.sock or HOST:PORT (non-loopback needs TLS and a token)",
+    )
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"require 'authorization: Bearer <token>' on every RPC; the file must be mode "
+        f"0600 (or set ${TOKEN_ENV} to the token itself)",
+    )
     p.add_argument("--threads", type=int, default=0, help="compute threads (default: cores/pool)")
     p.add_argument("--pool-size", type=int, default=1, help="workers sharing this machine")
     p.add_argument("--max-inflight", type=int, default=4, help="concurrent model requests")
@@ -333,8 +349,14 @@ def _socket_alive(path: str) -> bool:
         return True
 
 
-def _bind(server: grpc.Server, listen: str) -> str:
-    """Bind and return the address as clients should dial it."""
+def _bind(server: grpc.Server, listen: str, creds: grpc.ServerCredentials | None = None) -> str:
+    """Bind (TLS when `creds` is given) and return the address as clients should dial it."""
+
+    def add_port(address: str) -> int:
+        if creds is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, creds)
+
     if listen.startswith("unix:"):
         path = listen.removeprefix("unix:")
         if path.startswith("//"):
@@ -346,12 +368,12 @@ def _bind(server: grpc.Server, listen: str) -> str:
             if _socket_alive(path):
                 raise RuntimeError(f"{path} is in use by a live process")
             sock.unlink()  # stale socket of a dead predecessor
-        server.add_insecure_port(f"unix:{path}")
+        add_port(f"unix:{path}")
         return f"unix:{path}"
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"--listen {listen}: expected unix:/abs/path.sock or HOST:PORT")
-    bound = server.add_insecure_port(listen)
+    bound = add_port(listen)
     if bound == 0:
         raise RuntimeError(f"could not bind {listen}")
     return f"{host}:{bound}"
@@ -387,6 +409,11 @@ def run(
         level=level,
         format=f"%(asctime)s weft-worker {kind}[%(process)d] %(levelname)s %(message)s",
     )
+    try:
+        security: Security = from_args(args.listen, args.tls_cert, args.tls_key, args.token_file)
+    except ConfigError as e:
+        print(f"weft-worker {kind}: {e}", file=sys.stderr, flush=True)
+        return LOAD_FAILED_EXIT
     faults = Faults.from_env()
     threads = resolve_threads(args.threads, args.pool_size)
     faults.before_load()
@@ -428,11 +455,12 @@ def run(
             ("grpc.max_send_message_length", args.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
+        interceptors=security.interceptors(),
     )
     server.add_generic_rpc_handlers((InfoServicer(rt, service.info).handler(), service.handler(rt)))
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     try:
-        addr = _bind(server, args.listen)
+        addr = _bind(server, args.listen, security.server_credentials())
     except (ValueError, RuntimeError) as e:
         print(
             f"weft-worker {kind}: cannot listen: {e}; pick a free address",
@@ -459,10 +487,23 @@ def run(
     if faults.bad_handshake:
         handshake.write(BAD_HANDSHAKE_LINE + "\n")
     else:
-        ready = {"addr": addr, "pid": os.getpid(), "kind": kind, "model_id": service.info.model_id}
+        ready = {
+            "addr": addr,
+            "pid": os.getpid(),
+            "kind": kind,
+            "model_id": service.info.model_id,
+            "tls": security.tls is not None,
+            "auth": security.token is not None,
+        }
         handshake.write("READY " + json.dumps(ready) + "\n")
     handshake.flush()
-    log.info("serving %s on %s", service.service_name, addr)
+    log.info(
+        "serving %s on %s (tls %s, auth %s)",
+        service.service_name,
+        addr,
+        "on" if security.tls else "off",
+        "on" if security.token else "off",
+    )
 
     while not stop.wait(timeout=1.0):
         pass
