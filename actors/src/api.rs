@@ -501,13 +501,14 @@ pub enum ClientError {
 /// How long a client call may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One request to the daemon; returns the body of a 2xx answer.
-pub async fn request(
+/// Connects to the daemon's socket, sends one request and returns the answer's head (the
+/// body streams). Used by [`request`] and [`request_lines`].
+async fn send(
     socket: &Path,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
-) -> Result<Vec<u8>, ClientError> {
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
     let transport = |message: String| ClientError::Transport {
         socket: socket.to_path_buf(),
         message,
@@ -532,10 +533,7 @@ pub async fn request(
                 .await
                 .map_err(|e| transport(e.to_string()))?;
         tokio::spawn(conn);
-        let bytes = match body {
-            Some(v) => Bytes::from(v.to_string()),
-            None => Bytes::new(),
-        };
+        let bytes = body.map(|v| Bytes::from(v.to_string())).unwrap_or_default();
         let req = hyper::Request::builder()
             .method(method)
             .uri(path)
@@ -543,34 +541,54 @@ pub async fn request(
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(bytes))
             .map_err(|e| transport(e.to_string()))?;
-        let resp = sender
+        sender
             .send_request(req)
             .await
-            .map_err(|e| transport(e.to_string()))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| transport(e.to_string()))?
-            .to_bytes()
-            .to_vec();
-        if status.is_success() {
-            Ok(body)
-        } else {
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            Err(ClientError::Status {
-                status: status.as_u16(),
-                message,
-            })
-        }
+            .map_err(|e| transport(e.to_string()))
     };
     tokio::time::timeout(CLIENT_TIMEOUT, call)
         .await
         .map_err(|_| transport(format!("no answer within {CLIENT_TIMEOUT:?}")))?
+}
+
+/// The `message` of an error answer, or its raw text.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}
+
+/// One request to the daemon; returns the body of a 2xx answer.
+pub async fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<Vec<u8>, ClientError> {
+    let resp = send(socket, method, path, body).await?;
+    let status = resp.status();
+    let collect = resp.into_body().collect();
+    let body = tokio::time::timeout(CLIENT_TIMEOUT, collect)
+        .await
+        .map_err(|_| ClientError::Transport {
+            socket: socket.to_path_buf(),
+            message: format!("no complete answer within {CLIENT_TIMEOUT:?}"),
+        })?
+        .map_err(|e| ClientError::Transport {
+            socket: socket.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .to_bytes()
+        .to_vec();
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(ClientError::Status {
+            status: status.as_u16(),
+            message: error_message(&body),
+        })
+    }
 }
 
 /// `POST` with a JSON body whose answer is newline-delimited JSON; calls `on_line` for each
@@ -581,54 +599,22 @@ pub async fn request_lines(
     body: serde_json::Value,
     mut on_line: impl FnMut(serde_json::Value),
 ) -> Result<(), ClientError> {
-    let transport = |message: String| ClientError::Transport {
-        socket: socket.to_path_buf(),
-        message,
-    };
-    let stream = match tokio::net::UnixStream::connect(socket).await {
-        Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Err(ClientError::NotRunning {
-                socket: socket.to_path_buf(),
-            })
-        }
-        Err(e) => return Err(transport(e.to_string())),
-    };
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| transport(e.to_string()))?;
-    tokio::spawn(conn);
-    let req = hyper::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(hyper::header::HOST, "localhost")
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| transport(e.to_string()))?;
-    let resp = tokio::time::timeout(CLIENT_TIMEOUT, sender.send_request(req))
-        .await
-        .map_err(|_| transport(format!("no answer within {CLIENT_TIMEOUT:?}")))?
-        .map_err(|e| transport(e.to_string()))?;
+    let resp = send(socket, "POST", path, Some(body)).await?;
     let status = resp.status();
     let mut body = resp.into_body();
     let mut buf: Vec<u8> = Vec::new();
-    let mut all: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| transport(e.to_string()))?;
+        let frame = frame.map_err(|e| ClientError::Transport {
+            socket: socket.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
+        buf.extend_from_slice(&data);
         if !status.is_success() {
-            all.extend_from_slice(&data);
             continue;
         }
-        buf.extend_from_slice(&data);
         while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) {
@@ -637,13 +623,9 @@ pub async fn request_lines(
         }
     }
     if !status.is_success() {
-        let message = serde_json::from_slice::<serde_json::Value>(&all)
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
-            .unwrap_or_else(|| String::from_utf8_lossy(&all).into_owned());
         return Err(ClientError::Status {
             status: status.as_u16(),
-            message,
+            message: error_message(&buf),
         });
     }
     Ok(())

@@ -978,6 +978,16 @@ const FIELDS: &[Field] = &[
         kind: ms(0),
         set: |c, v| c.workers.admission_wait_ms = as_u64(v),
     },
+    Field {
+        key: "workers.remote_ca",
+        kind: Kind::Str,
+        set: |c, v| c.workers.remote_ca = as_string(v),
+    },
+    Field {
+        key: "workers.remote_token_file",
+        kind: Kind::Str,
+        set: |c, v| c.workers.remote_token_file = as_string(v),
+    },
     // [embed]
     Field {
         key: "embed.enabled",
@@ -1005,29 +1015,9 @@ const FIELDS: &[Field] = &[
         set: |c, v| c.embed.inflight = as_u32(v),
     },
     Field {
-        key: "workers.remote_ca",
-        kind: Kind::Str,
-        set: |c, v| c.workers.remote_ca = as_string(v),
-    },
-    Field {
-        key: "workers.remote_token_file",
-        kind: Kind::Str,
-        set: |c, v| c.workers.remote_token_file = as_string(v),
-    },
-    Field {
         key: "embed.remote",
         kind: Kind::Str,
         set: |c, v| c.embed.remote = as_string(v),
-    },
-    Field {
-        key: "ner.remote",
-        kind: Kind::Str,
-        set: |c, v| c.ner.remote = as_string(v),
-    },
-    Field {
-        key: "llm.remote",
-        kind: Kind::Str,
-        set: |c, v| c.llm.remote = as_string(v),
     },
     Field {
         key: "embed.model",
@@ -1080,6 +1070,11 @@ const FIELDS: &[Field] = &[
         kind: uint(1, MAX_WORKERS),
         set: |c, v| c.ner.inflight = as_u32(v),
     },
+    Field {
+        key: "ner.remote",
+        kind: Kind::Str,
+        set: |c, v| c.ner.remote = as_string(v),
+    },
     // [llm]
     Field {
         key: "llm.enabled",
@@ -1105,6 +1100,11 @@ const FIELDS: &[Field] = &[
         key: "llm.inflight",
         kind: uint(1, MAX_WORKERS),
         set: |c, v| c.llm.inflight = as_u32(v),
+    },
+    Field {
+        key: "llm.remote",
+        kind: Kind::Str,
+        set: |c, v| c.llm.remote = as_string(v),
     },
     Field {
         key: "llm.model",

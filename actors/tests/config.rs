@@ -657,8 +657,8 @@ fn unknown_key_in_a_pool_section_lists_its_keys() {
     assert!(
         msg.ends_with(
             "line 3: unknown key embed.workers; valid keys in [embed] are: enabled, \
-             min_workers, max_workers, queue, inflight, model, backend, precision, threads, \
-             batch_size"
+             min_workers, max_workers, queue, inflight, remote, model, backend, precision, \
+             threads, batch_size"
         ),
         "{msg}"
     );
