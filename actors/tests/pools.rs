@@ -104,6 +104,8 @@ fn lenient() -> PoolPolicy {
             period: Duration::from_secs(60),
             backoff,
         },
+        scale_up_after: Duration::from_secs(2),
+        idle_retire: Duration::from_secs(3),
     }
 }
 
@@ -619,7 +621,7 @@ async fn requests_on_a_worker_that_hangs_mid_request_complete_elsewhere_exactly_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_scales_the_pool_up_to_its_maximum() {
+async fn a_backlog_scales_the_pool_up_to_its_maximum_and_idleness_back_down() {
     let env = env();
     let (sup, pool, _view) = start(
         PoolKind::Llm,
@@ -659,6 +661,13 @@ async fn a_backlog_scales_the_pool_up_to_its_maximum() {
         }
     }
     assert_eq!(pool.stats().ready, 2, "never above max_workers");
+    // Idle past `idle_retire` (3 s here): back down to min_workers, never below.
+    wait_for("an idle worker retired", Duration::from_secs(30), || {
+        pool.stats().ready == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(pool.stats().ready, 1, "never below min_workers");
     sup.shutdown(Duration::from_secs(20))
         .await
         .expect("shutdown");

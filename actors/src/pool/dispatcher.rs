@@ -188,10 +188,6 @@ impl Drop for DispatcherState {
 const QUARANTINE: Duration = Duration::from_secs(1);
 /// How often the dispatcher ticks.
 const TICK: Duration = Duration::from_millis(500);
-/// Ticks with a backlog before one more worker is started.
-const SCALE_UP_TICKS: u32 = 4;
-/// Idle ticks before one worker above the minimum is retired.
-const SCALE_DOWN_TICKS: u32 = 120;
 
 impl Actor for Dispatcher {
     type Msg = DispatchMsg;
@@ -395,7 +391,7 @@ impl DispatcherState {
         self.queue = kept;
 
         // Scaling with hysteresis: a backlog beyond what the ready workers can take for
-        // SCALE_UP_TICKS ticks adds a worker; SCALE_DOWN_TICKS idle ticks retire one.
+        // `scale_up_after` adds a worker; `idle_retire` without work retires one.
         let settings = self.shared.settings;
         let capacity = self.workers.len() as u32 * settings.inflight.max(1);
         let backlog = self.queue.len() as u32;
@@ -409,10 +405,10 @@ impl DispatcherState {
             self.busy_ticks = 0;
             self.idle_ticks = 0;
         }
-        if self.busy_ticks >= SCALE_UP_TICKS {
+        if TICK * self.busy_ticks >= self.shared.scale_up_after {
             self.busy_ticks = 0;
             self.shared.scale(1);
-        } else if self.idle_ticks >= SCALE_DOWN_TICKS {
+        } else if TICK * self.idle_ticks >= self.shared.idle_retire {
             self.idle_ticks = 0;
             self.shared.scale(-1);
         }

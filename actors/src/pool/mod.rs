@@ -200,6 +200,10 @@ pub struct PoolShared {
     pub settings: PoolSettings,
     /// Deadline of one request on a worker.
     pub call_timeout: Duration,
+    /// A backlog this long adds a worker.
+    pub scale_up_after: Duration,
+    /// Idle this long retires a worker above the minimum.
+    pub idle_retire: Duration,
     admission: Arc<Semaphore>,
     admission_wait: Duration,
     dispatcher: RwLock<Option<ActorRef<DispatchMsg>>>,
@@ -223,11 +227,14 @@ impl PoolShared {
         settings: PoolSettings,
         call_timeout: Duration,
         admission_wait: Duration,
+        policy: &PoolPolicy,
     ) -> Self {
         Self {
             kind,
             settings,
             call_timeout,
+            scale_up_after: policy.scale_up_after,
+            idle_retire: policy.idle_retire,
             admission: Arc::new(Semaphore::new(settings.queue.max(1) as usize)),
             admission_wait,
             dispatcher: RwLock::new(None),
@@ -563,11 +570,13 @@ pub fn pools_child(loaded: &Loaded) -> (Option<ChildSpec>, Pools) {
         if !settings.enabled {
             continue;
         }
+        let policy = PoolPolicy::default();
         let shared = Arc::new(PoolShared::new(
             kind,
             settings,
             Duration::from_millis(w.call_timeout_ms),
             Duration::from_millis(w.admission_wait_ms),
+            &policy,
         ));
         let spec = WorkerSpec {
             python: loaded.paths.python(cfg),
@@ -592,12 +601,7 @@ pub fn pools_child(loaded: &Loaded) -> (Option<ChildSpec>, Pools) {
                 health_timeout: Duration::from_millis(w.health_timeout_ms),
             })
             .collect();
-        children.push(pool_child(
-            Arc::clone(&shared),
-            spec,
-            remotes,
-            PoolPolicy::default(),
-        ));
+        children.push(pool_child(Arc::clone(&shared), spec, remotes, policy));
         pools.handles.insert(kind.as_str(), PoolHandle { shared });
     }
     if children.is_empty() {
@@ -628,6 +632,7 @@ pub fn standalone_pool(
         settings,
         call_timeout,
         admission_wait,
+        &policy,
     ));
     let child = pool_child(Arc::clone(&shared), spec, remotes, policy);
     (child, PoolHandle { shared })
@@ -640,6 +645,10 @@ pub struct PoolPolicy {
     pub workers: SupervisorFlags,
     /// The pool supervisor's flags (rest_for_one).
     pub pool: SupervisorFlags,
+    /// A backlog beyond the ready workers' capacity for this long adds a worker.
+    pub scale_up_after: Duration,
+    /// No work at all for this long retires one worker above `min_workers`.
+    pub idle_retire: Duration,
 }
 
 impl Default for PoolPolicy {
@@ -663,6 +672,8 @@ impl Default for PoolPolicy {
                 period: Duration::from_secs(300),
                 backoff,
             },
+            scale_up_after: Duration::from_secs(2),
+            idle_retire: Duration::from_secs(60),
         }
     }
 }
