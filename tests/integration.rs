@@ -304,3 +304,32 @@ fn serve_waits_for_ready_line() {
     assert!(serve.stderr().contains(SERVE_READY));
     serve.stop();
 }
+
+#[test]
+fn invalid_utf8_on_stdin_is_refused_with_the_offset_and_a_fix() {
+    use std::io::Write;
+    let weft = Weft::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["embed"])
+        .env("WEFT_HOME", weft.home())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"caf\xe9 latin-1 text\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stdin is not valid UTF-8")
+            && err.contains("offset 3")
+            && err.contains("iconv"),
+        "{err}"
+    );
+}
