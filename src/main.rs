@@ -149,9 +149,13 @@ fn init_logging(filter: &str) {
         eprintln!("weft: log filter `{filter}` is invalid ({e}); using `info`");
         tracing_subscriber::EnvFilter::new("info")
     });
+    // Colour only for a person at a terminal; logs captured to files stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 
