@@ -329,15 +329,36 @@ fn node_label(n: &NodeStatus) -> String {
 
 async fn doctor(loaded: Loaded, json: bool) -> anyhow::Result<ExitCode> {
     let socket = loaded.paths.socket_path();
-    let checks = tokio::task::spawn_blocking(move || doctor::run_checks(&loaded))
+    let mut checks = tokio::task::spawn_blocking(move || doctor::run_checks(&loaded))
         .await
         .context("running checks")?;
     let daemon = match api::fetch_status(&socket).await {
-        Ok(r) => format!(
-            "running (pid {}, {})",
-            r.daemon.pid,
-            if r.degraded { "degraded" } else { "healthy" }
-        ),
+        Ok(r) => {
+            // What the running daemon cannot do right now (a worker whose model does not
+            // load, a pool that gave up), each with the error that says why.
+            for n in r
+                .tree
+                .iter()
+                .filter(|n| n.state == NodeState::Failed || n.state == NodeState::Restarting)
+            {
+                checks.push(doctor::Check {
+                    name: "daemon node".into(),
+                    status: CheckStatus::Fail,
+                    detail: format!(
+                        "{} is {}: {}",
+                        n.path,
+                        if n.state == NodeState::Failed { "down" } else { "restarting" },
+                        n.last_error.as_deref().unwrap_or("no error recorded")
+                    ),
+                    fix: Some("fix what the error names (config key, model path, venv), then restart `weft serve`".into()),
+                });
+            }
+            format!(
+                "running (pid {}, {})",
+                r.daemon.pid,
+                if r.degraded { "degraded" } else { "healthy" }
+            )
+        }
         Err(ClientError::NotRunning { .. }) => "not running (start it with `weft serve`)".into(),
         Err(e) => format!("not answering: {e}"),
     };

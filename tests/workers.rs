@@ -228,6 +228,16 @@ fn a_missing_python_leaves_the_daemon_up_degraded_and_explains_itself() {
         err.contains("embed") && err.contains("/nonexistent/python"),
         "{err}"
     );
+    // `weft doctor` names the broken node and why, besides its own python env check.
+    let doctor = weft.run(&["doctor"]);
+    assert!(!doctor.status.success());
+    let text = doctor.stdout_text();
+    assert!(
+        text.lines().any(|l| l.contains("daemon node")
+            && l.contains("root/pools/embed/workers/w1")
+            && l.contains("/nonexistent/python")),
+        "{text}"
+    );
     // Storage and the API are untouched by the broken pool.
     let status = weft.run(&["status", "--json"]);
     assert!(status.status.success());
