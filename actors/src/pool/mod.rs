@@ -36,8 +36,8 @@ use crate::supervision::{
     SupervisorArgs, SupervisorFlags, SupervisorHandle,
 };
 use dispatcher::{DispatchMsg, Dispatcher, DispatcherArgs, Job, Output, Payload};
-use process::{WorkerArgs, WorkerProcess, WorkerSpec};
-use remote::{RemoteArgs, RemoteSpec, RemoteWorker};
+use process::{WorkerProcess, WorkerSpec};
+use remote::{RemoteSpec, RemoteWorker};
 
 /// Vectors from the embed pool.
 #[derive(Debug, Clone, Serialize)]
@@ -286,6 +286,13 @@ impl PoolShared {
 
     fn set_last_error(&self, e: &str) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    }
+
+    /// Records a member's failure (callers of a pool that is down are told why) and turns
+    /// it into the actor error that makes its supervisor act.
+    fn fail(&self, e: String) -> ractor::ActorProcessingErr {
+        self.set_last_error(&e);
+        e.into()
     }
 
     fn last_error(&self) -> Option<String> {
@@ -741,45 +748,56 @@ pub fn pool_child(
         .restart(Restart::Temporary)
 }
 
-fn remote_child(shared: Arc<PoolShared>, spec: RemoteSpec, id: String) -> ChildSpec {
+/// Start-up arguments shared by both kinds of pool member: a local process
+/// ([`WorkerProcess`], `S` = [`WorkerSpec`]) or a remote worker ([`RemoteWorker`],
+/// `S` = [`RemoteSpec`]).
+pub struct MemberArgs<S> {
+    /// How to start or reach it.
+    pub spec: S,
+    /// Its pool.
+    pub shared: Arc<PoolShared>,
+    /// Stable id within the pool (`w1`, `r1`, ...), also the child id.
+    pub id: String,
+    /// Its path in the tree, for status info.
+    pub path: String,
+    /// Where it publishes pid, model, and counters for `weft status`.
+    pub events: Arc<dyn crate::supervision::EventSink>,
+}
+
+/// A permanent pool member whose arguments are built from its start context.
+fn member_child<A, S>(
+    actor: fn() -> A,
+    shared: Arc<PoolShared>,
+    spec: S,
+    id: String,
+    shutdown: Duration,
+) -> ChildSpec
+where
+    A: ractor::Actor<Arguments = MemberArgs<S>>,
+    S: Clone + Send + Sync + 'static,
+{
     let child_id = id.clone();
-    ChildSpec::new(child_id, move |ctx: StartCtx| {
-        let args = RemoteArgs {
+    ChildSpec::actor_with(child_id, move |ctx: &StartCtx| {
+        let args = MemberArgs {
             spec: spec.clone(),
             shared: Arc::clone(&shared),
             id: id.clone(),
-            path: ctx.path,
-            events: ctx.events,
+            path: ctx.path.clone(),
+            events: Arc::clone(&ctx.events),
         };
-        async move {
-            let (w, _) =
-                ractor::Actor::spawn_linked(None, RemoteWorker, args, ctx.supervisor).await?;
-            Ok(w.get_cell())
-        }
+        (actor(), args)
     })
     .restart(Restart::Permanent)
-    .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
+    .shutdown(Shutdown::Timeout(shutdown))
+}
+
+fn remote_child(shared: Arc<PoolShared>, spec: RemoteSpec, id: String) -> ChildSpec {
+    member_child(|| RemoteWorker, shared, spec, id, Duration::from_secs(1))
 }
 
 fn worker_child(shared: Arc<PoolShared>, spec: WorkerSpec, id: String) -> ChildSpec {
     let grace = spec.stop_grace + Duration::from_secs(1);
-    let child_id = id.clone();
-    ChildSpec::new(child_id, move |ctx: StartCtx| {
-        let args = WorkerArgs {
-            spec: spec.clone(),
-            shared: Arc::clone(&shared),
-            id: id.clone(),
-            path: ctx.path,
-            events: ctx.events,
-        };
-        async move {
-            let (w, _) =
-                ractor::Actor::spawn_linked(None, WorkerProcess, args, ctx.supervisor).await?;
-            Ok(w.get_cell())
-        }
-    })
-    .restart(Restart::Permanent)
-    .shutdown(Shutdown::Timeout(grace))
+    member_child(|| WorkerProcess, shared, spec, id, grace)
 }
 
 /// Command-line arguments for a worker of this kind, from the config.

@@ -57,18 +57,7 @@ pub struct WorkerSpec {
 }
 
 /// Start-up arguments of [`WorkerProcess`].
-pub struct WorkerArgs {
-    /// How to start it.
-    pub spec: WorkerSpec,
-    /// Its pool.
-    pub shared: Arc<PoolShared>,
-    /// Stable id within the pool (`w1`, `w2`, ...), also the child id.
-    pub id: String,
-    /// Its path in the tree, for status info.
-    pub path: String,
-    /// Where it publishes pid and model for `weft status`.
-    pub events: Arc<dyn EventSink>,
-}
+pub type WorkerArgs = super::MemberArgs<WorkerSpec>;
 
 /// Messages of [`WorkerProcess`].
 pub enum WorkerMsg {
@@ -265,12 +254,7 @@ impl Actor for WorkerProcess {
         _myself: ActorRef<WorkerMsg>,
         state: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
-        let result = handshake(state).await;
-        if let Err(e) = &result {
-            // Callers of a pool that is down are told why.
-            state.shared.set_last_error(e);
-        }
-        result.map_err(Into::into)
+        handshake(state).await.map_err(|e| state.shared.fail(e))
     }
 
     async fn handle(
@@ -282,9 +266,7 @@ impl Actor for WorkerProcess {
         match msg {
             WorkerMsg::Died(reason) => {
                 state.pid = None;
-                let reason = with_tail(reason, &state.stderr);
-                state.shared.set_last_error(&reason);
-                Err(reason.into())
+                Err(state.shared.fail(with_tail(reason, &state.stderr)))
             }
         }
     }

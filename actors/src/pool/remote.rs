@@ -38,18 +38,7 @@ pub struct RemoteSpec {
 }
 
 /// Start-up arguments of [`RemoteWorker`].
-pub struct RemoteArgs {
-    /// Where and how.
-    pub spec: RemoteSpec,
-    /// Its pool.
-    pub shared: Arc<PoolShared>,
-    /// Its id in the pool (`r1`, ...).
-    pub id: String,
-    /// Its path in the tree.
-    pub path: String,
-    /// Where it publishes facts for status.
-    pub events: Arc<dyn EventSink>,
-}
+pub type RemoteArgs = super::MemberArgs<RemoteSpec>;
 
 /// Messages of [`RemoteWorker`].
 pub enum RemoteMsg {
@@ -195,11 +184,7 @@ impl Actor for RemoteWorker {
         myself: ActorRef<RemoteMsg>,
         state: &mut RemoteState,
     ) -> Result<(), ActorProcessingErr> {
-        let result = join(myself, state).await;
-        if let Err(e) = &result {
-            state.shared.set_last_error(e);
-        }
-        result.map_err(Into::into)
+        join(myself, state).await.map_err(|e| state.shared.fail(e))
     }
 
     async fn handle(
@@ -209,10 +194,7 @@ impl Actor for RemoteWorker {
         state: &mut RemoteState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RemoteMsg::Lost(why) => {
-                state.shared.set_last_error(&why);
-                Err(why.into())
-            }
+            RemoteMsg::Lost(why) => Err(state.shared.fail(why)),
         }
     }
 }

@@ -108,11 +108,21 @@ impl ChildSpec {
         A: Actor,
         M: Fn() -> (A, A::Arguments) + Send + Sync + 'static,
     {
+        Self::actor_with(id, move |_| make())
+    }
+
+    /// Like [`ChildSpec::actor`], for a child that needs its start context (its path in the
+    /// tree, the event sink) in its arguments.
+    pub fn actor_with<A, M>(id: impl Into<String>, make: M) -> Self
+    where
+        A: Actor,
+        M: Fn(&StartCtx) -> (A, A::Arguments) + Send + Sync + 'static,
+    {
         let make = Arc::new(make);
         Self::new(id, move |ctx: StartCtx| {
             let make = Arc::clone(&make);
             async move {
-                let (actor, args) = make();
+                let (actor, args) = make(&ctx);
                 let (actor_ref, _) = Actor::spawn_linked(None, actor, args, ctx.supervisor).await?;
                 Ok(actor_ref.get_cell())
             }
