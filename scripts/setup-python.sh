@@ -42,16 +42,9 @@ command -v "$PY" >/dev/null || die "$PY not found: install Python >= 3.11 (Debia
 if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
   pyver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
   if command -v dpkg-query >/dev/null && [[ "$(command -v "$PY")" == /usr/bin/* ]]; then
-    pkg="python${pyver}-venv"
-    command -v apt-get >/dev/null || die "$PY has no venv/ensurepip: install the Debian package $pkg"
-    sudo_cmd=()
-    if [[ $(id -u) -ne 0 ]]; then
-      command -v sudo >/dev/null || die "$PY has no venv/ensurepip: run \`apt-get install $pkg\` as root"
-      sudo_cmd=(sudo)
-    fi
-    say "installing Debian package $pkg (venv/ensurepip for $PY)"
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$pkg"
+    # shellcheck source=scripts/apt.sh
+    . scripts/apt.sh
+    apt_install "python${pyver}-venv"
   else
     die "$PY has no venv/ensurepip module: install it (Debian: apt-get install python${pyver}-venv) or set WEFT_PYTHON"
   fi

@@ -19,23 +19,9 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 # python3 + python3-venv: the workers' venv.
 APT_PACKAGES=(build-essential pkg-config ca-certificates git protobuf-compiler python3 python3-venv)
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} with your package manager"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
-    sudo_cmd=(sudo)
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  say "Debian packages present"
-fi
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
+apt_install "${APT_PACKAGES[@]}"
 
 # --- Rust ------------------------------------------------------------------------------
 MIN_RUST=1.85

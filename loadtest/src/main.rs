@@ -203,7 +203,7 @@ struct Running {
     sup: SupervisorHandle,
     pool: PoolHandle,
     view: TreeView,
-    _sockets: PathBuf,
+    sockets: PathBuf,
 }
 
 async fn start_pool(
@@ -263,7 +263,7 @@ async fn start_pool_with(
         sup,
         pool,
         view,
-        _sockets: sockets,
+        sockets: sockets,
     })
 }
 
@@ -504,7 +504,7 @@ async fn grpc(loaded: &Loaded, calls: usize) -> anyhow::Result<serde_json::Value
     use weft_proto::worker::worker_client::WorkerClient;
     use weft_proto::worker::InfoRequest;
     let r = start_pool(loaded, 1, cores(), 1).await?;
-    let sock = std::fs::read_dir(&r._sockets)?
+    let sock = std::fs::read_dir(&r.sockets)?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "sock"))

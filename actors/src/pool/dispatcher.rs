@@ -24,7 +24,7 @@ use weft_proto::worker::{
     CompleteChunk, CompleteRequest, EmbedRequest, ExtractReply, ExtractRequest, InfoReply,
 };
 
-use super::remote::authed;
+use super::rpc::authed;
 use super::{EmbedOutput, PoolError, PoolShared};
 use crate::supervision::EventSink;
 

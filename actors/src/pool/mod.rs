@@ -19,6 +19,7 @@
 pub mod dispatcher;
 pub mod process;
 pub mod remote;
+mod rpc;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

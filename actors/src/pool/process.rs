@@ -23,12 +23,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use weft_proto::health::health_check_response::ServingStatus;
-use weft_proto::health::health_client::HealthClient;
-use weft_proto::health::HealthCheckRequest;
 use weft_proto::worker::worker_client::WorkerClient;
 use weft_proto::worker::InfoRequest;
 
 use super::dispatcher::DispatchMsg;
+use super::rpc::{authed, health_check};
 use super::PoolShared;
 use crate::supervision::EventSink;
 
@@ -343,7 +342,7 @@ async fn handshake(state: &mut WorkerState) -> Result<(), String> {
         .await
         .map_err(|e| with_tail(format!("{kind} worker: {e}"), &state.stderr))?;
     let info = WorkerClient::new(channel.clone())
-        .info(timed(InfoRequest {}, state.spec.health_timeout))
+        .info(authed(InfoRequest {}, state.spec.health_timeout, None))
         .await
         .map_err(|e| format!("{kind} worker: Info failed: {}", e.message()))?
         .into_inner();
@@ -367,35 +366,11 @@ async fn handshake(state: &mut WorkerState) -> Result<(), String> {
     Ok(())
 }
 
-/// Wraps a request with a deadline the worker sees (`grpc-timeout`).
-pub(crate) fn timed<T>(msg: T, limit: Duration) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(msg);
-    req.set_timeout(limit);
-    req
-}
-
 async fn connect(socket: &std::path::Path) -> Result<Channel, tonic::transport::Error> {
     Endpoint::from_shared(format!("unix:{}", socket.display()))?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-}
-
-async fn health_check(channel: &Channel, limit: Duration) -> Result<ServingStatus, String> {
-    let mut client = HealthClient::new(channel.clone());
-    let call = client.check(timed(
-        HealthCheckRequest {
-            service: String::new(),
-        },
-        limit,
-    ));
-    match tokio::time::timeout(limit, call).await {
-        Ok(Ok(resp)) => {
-            Ok(ServingStatus::try_from(resp.into_inner().status).unwrap_or(ServingStatus::Unknown))
-        }
-        Ok(Err(status)) => Err(format!("health check failed: {}", status.message())),
-        Err(_) => Err(format!("health check got no answer within {limit:?}")),
-    }
 }
 
 async fn wait_serving(
@@ -404,7 +379,7 @@ async fn wait_serving(
     limit: Duration,
 ) -> Result<(), String> {
     loop {
-        let last = match health_check(channel, limit).await {
+        let last = match health_check(channel, limit, None).await {
             Ok(ServingStatus::Serving) => return Ok(()),
             Ok(other) => format!("health is {other:?}"),
             Err(e) => e,
@@ -492,7 +467,7 @@ async fn lifecycle(
                 return;
             }
             _ = ticker.tick() => {
-                match health_check(&channel, spec.health_timeout).await {
+                match health_check(&channel, spec.health_timeout, None).await {
                     Ok(ServingStatus::Serving) => misses = 0,
                     Ok(_) | Err(_) => {
                         misses += 1;

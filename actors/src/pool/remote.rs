@@ -8,15 +8,13 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
-use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use weft_proto::health::health_check_response::ServingStatus;
-use weft_proto::health::health_client::HealthClient;
-use weft_proto::health::HealthCheckRequest;
 use weft_proto::worker::worker_client::WorkerClient;
 use weft_proto::worker::InfoRequest;
 
 use super::dispatcher::DispatchMsg;
+use super::rpc::{authed, health_check};
 use super::PoolShared;
 use crate::supervision::EventSink;
 
@@ -76,18 +74,6 @@ impl Drop for RemoteState {
     }
 }
 
-/// A request with a deadline the worker sees and the bearer token, if any.
-pub(crate) fn authed<T>(msg: T, limit: Duration, token: Option<&str>) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(msg);
-    req.set_timeout(limit);
-    if let Some(t) = token {
-        if let Ok(v) = MetadataValue::try_from(format!("Bearer {t}")) {
-            req.metadata_mut().insert("authorization", v);
-        }
-    }
-    req
-}
-
 /// Reads the token file; it must not be readable by others (it grants use of the worker).
 fn read_token(path: &std::path::Path) -> Result<String, String> {
     use std::os::unix::fs::PermissionsExt;
@@ -137,19 +123,9 @@ async fn connect(spec: &RemoteSpec) -> Result<Channel, String> {
 }
 
 async fn check(channel: &Channel, spec: &RemoteSpec, token: Option<&str>) -> Result<(), String> {
-    let mut client = HealthClient::new(channel.clone());
-    let req = authed(
-        HealthCheckRequest {
-            service: String::new(),
-        },
-        spec.health_timeout,
-        token,
-    );
-    match tokio::time::timeout(spec.health_timeout, client.check(req)).await {
-        Ok(Ok(r)) if r.get_ref().status == ServingStatus::Serving as i32 => Ok(()),
-        Ok(Ok(r)) => Err(format!("health is {}", r.get_ref().status)),
-        Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
-        Err(_) => Err(format!("no health answer within {:?}", spec.health_timeout)),
+    match health_check(channel, spec.health_timeout, token).await? {
+        ServingStatus::Serving => Ok(()),
+        other => Err(format!("health is {other:?}")),
     }
 }
 

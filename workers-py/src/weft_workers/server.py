@@ -146,23 +146,31 @@ def require(request: M | Malformed) -> M:
     return request
 
 
+@contextmanager
+def guarded(rt: Runtime, context: grpc.ServicerContext) -> Iterator[None]:
+    """Admission, typed errors, and no crash on unexpected ones, for one model request."""
+    try:
+        with rt.admit():
+            yield
+    except RequestError as e:
+        log.info("refused: %s (%s)", e.message, e.code_name)
+        e.abort(context)
+    except Exception as e:
+        log.exception("model error")
+        RequestError(
+            grpc.StatusCode.INTERNAL, worker_pb2.ERROR_CODE_MODEL_ERROR, f"model error: {e}"
+        ).abort(context)
+
+
 def unary(
     rt: Runtime, fn: Callable[[M, grpc.ServicerContext], R]
 ) -> Callable[[M | Malformed, grpc.ServicerContext], R]:
-    """Wrap a model handler: admission, typed errors, and no crash on unexpected ones."""
+    """Wrap a unary model handler in [`guarded`]."""
 
     def handle(request: M | Malformed, context: grpc.ServicerContext) -> R:
-        try:
-            with rt.admit():
-                return fn(require(request), context)
-        except RequestError as e:
-            log.info("refused: %s (%s)", e.message, e.code_name)
-            e.abort(context)
-        except Exception as e:
-            log.exception("model error")
-            RequestError(
-                grpc.StatusCode.INTERNAL, worker_pb2.ERROR_CODE_MODEL_ERROR, f"model error: {e}"
-            ).abort(context)
+        with guarded(rt, context):
+            return fn(require(request), context)
+        raise AssertionError("unreachable: guarded aborts on every error")
 
     return handle
 
@@ -170,18 +178,11 @@ def unary(
 def streaming(
     rt: Runtime, fn: Callable[[M, grpc.ServicerContext], Iterator[R]]
 ) -> Callable[[M | Malformed, grpc.ServicerContext], Iterator[R]]:
+    """Wrap a streaming model handler in [`guarded`]; a cancelled stream just closes."""
+
     def handle(request: M | Malformed, context: grpc.ServicerContext) -> Iterator[R]:
-        try:
-            with rt.admit():
-                yield from fn(require(request), context)
-        except RequestError as e:
-            log.info("refused: %s (%s)", e.message, e.code_name)
-            e.abort(context)
-        except Exception as e:
-            log.exception("model error")
-            RequestError(
-                grpc.StatusCode.INTERNAL, worker_pb2.ERROR_CODE_MODEL_ERROR, f"model error: {e}"
-            ).abort(context)
+        with guarded(rt, context):
+            yield from fn(require(request), context)
 
     return handle
 
