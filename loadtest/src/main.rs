@@ -263,7 +263,7 @@ async fn start_pool_with(
         sup,
         pool,
         view,
-        sockets: sockets,
+        sockets,
     })
 }
 
