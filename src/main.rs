@@ -1,6 +1,8 @@
 //! `weft`: the CLI and headless daemon. Glue over `weft-actors`; every capability lives in
 //! the library so the desktop shell can start the same tree.
 
+mod index_cmd;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,43 @@ enum Command {
     },
     /// Print the effective configuration and where things live.
     Config,
+    /// Index a folder: registers it with the running daemon (or indexes it in this process
+    /// when none runs) and shows live progress until keyword search covers it.
+    Index {
+        /// The folder.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Also wait until every chunk has its vector.
+        #[arg(long)]
+        wait: bool,
+        /// Print one JSON summary instead of the progress line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the index: keyword, symbol and semantic signals fused.
+    Search {
+        /// Words, an identifier, or a description of what the code does.
+        query: Vec<String>,
+        /// Number of results.
+        #[arg(long, short = 'k', default_value_t = 10)]
+        k: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Only paths matching this glob, e.g. `src/**/*.rs` or `*.py`.
+        #[arg(long)]
+        path: Option<String>,
+        /// Only this language (rust, python, typescript, tsx, javascript, go, java, c, cpp,
+        /// markdown, toml, json, yaml, shell, text).
+        #[arg(long)]
+        lang: Option<String>,
+        /// Only this chunk kind (function, method, class, impl, section, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Keyword and symbol signals only.
+        #[arg(long)]
+        no_vector: bool,
+    },
     /// Embed texts with the daemon's embed pool (args, or one text per stdin line).
     Embed {
         /// Texts; read from stdin (one per line) when none are given.
@@ -174,6 +213,35 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
             max_tokens,
             json,
         } => ask(&loaded, prompt, model, api_base, max_tokens, json).await,
+        Command::Index { path, wait, json } => index_cmd::index(&loaded, path, wait, json).await,
+        Command::Search {
+            query,
+            k,
+            json,
+            path,
+            lang,
+            kind,
+            no_vector,
+        } => {
+            let query = query.join(" ");
+            anyhow::ensure!(
+                !query.trim().is_empty(),
+                "give a query: words, an identifier or a description, e.g. `weft search \"parse config file\"`"
+            );
+            index_cmd::search(
+                &loaded,
+                index_cmd::SearchArgs {
+                    query,
+                    k,
+                    json,
+                    path,
+                    lang,
+                    kind,
+                    no_vector,
+                },
+            )
+            .await
+        }
         Command::Config => {
             print!("# config file: {}", loaded.paths.config_file.display());
             println!(
@@ -316,6 +384,41 @@ fn render_status(report: &StatusReport) -> String {
                 p.ready, p.queued, p.in_flight, p.served, p.retried
             ));
         }
+    }
+    if let Some(index) = &report.index {
+        out.push_str("\nWORKSPACE  PHASE     FILES  SKIPPED  CHUNKS  EMBEDDED  WATCH  ROOT\n");
+        for w in &index.workspaces {
+            let c = &w.counts;
+            out.push_str(&format!(
+                "{:>9}  {:<8}  {:>5}  {:>7}  {:>6}  {:>8}  {}  {}\n",
+                w.id,
+                w.phase,
+                c.files,
+                c.skipped,
+                c.chunks,
+                c.chunks.saturating_sub(c.pending),
+                w.watch,
+                w.root
+            ));
+            if let Some(e) = &w.last_error {
+                out.push_str(&format!("           last error: {e}\n"));
+            }
+        }
+        let v = &index.vectors;
+        out.push_str(&format!(
+            "vectors: {} ({} rows{}){}{}\n",
+            v.model.as_deref().unwrap_or("none yet"),
+            v.rows,
+            if v.indexed { ", ANN index" } else { "" },
+            v.building
+                .as_deref()
+                .map(|b| format!("; rebuilding into {b}"))
+                .unwrap_or_default(),
+            v.blocked
+                .as_deref()
+                .map(|b| format!("; {b}"))
+                .unwrap_or_default()
+        ));
     }
     out
 }

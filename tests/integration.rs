@@ -46,13 +46,17 @@ fn serve_exits_zero_within_two_seconds_of_sigterm_after_an_ordered_shutdown() {
         .filter(|r| r.2 == "stopped")
         .map(|r| r.1.as_str())
         .collect();
-    assert_eq!(stops, vec!["api", "storage", "root"], "reverse start order");
+    assert_eq!(
+        stops,
+        vec!["api", "indexer", "index", "storage", "root"],
+        "reverse start order"
+    );
     let starts: Vec<&str> = rows
         .iter()
         .filter(|r| r.2 == "started")
         .map(|r| r.1.as_str())
         .collect();
-    assert_eq!(starts, vec!["storage", "api", "root"]);
+    assert_eq!(starts, vec!["storage", "indexer", "index", "api", "root"]);
     assert!(
         !weft.socket_path().exists(),
         "the API socket is removed at shutdown"
@@ -83,7 +87,16 @@ fn status_json_lists_the_live_tree() {
         .iter()
         .map(|n| n["path"].as_str().expect("path"))
         .collect();
-    assert_eq!(paths, vec!["root", "root/api", "root/storage"]);
+    assert_eq!(
+        paths,
+        vec![
+            "root",
+            "root/api",
+            "root/index",
+            "root/index/indexer",
+            "root/storage"
+        ]
+    );
     for node in report["tree"].as_array().expect("tree") {
         assert_eq!(node["state"], "running", "{node}");
         assert_eq!(node["restarts"], 0, "{node}");

@@ -64,6 +64,9 @@ pub struct StatusReport {
     /// Counters of each enabled worker pool.
     #[serde(default)]
     pub pools: std::collections::BTreeMap<String, PoolStats>,
+    /// Index state per workspace, and the vectors.
+    #[serde(default)]
+    pub index: Option<crate::index::IndexStatus>,
 }
 
 /// Everything the handlers need.
@@ -79,6 +82,8 @@ pub struct ApiContext {
     pub info: DaemonInfo,
     /// The worker pools.
     pub pools: Pools,
+    /// The indexing service.
+    pub index: crate::index::IndexService,
 }
 
 /// Builds the router (also usable over other transports later).
@@ -91,6 +96,9 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/embed", post(embed))
         .route("/v1/entities", post(entities))
         .route("/v1/ask", post(ask))
+        .route("/v1/index", get(index_status).post(index_open))
+        .route("/v1/index/rescan", post(index_rescan))
+        .route("/v1/search", post(search))
         .with_state(ctx)
 }
 
@@ -98,6 +106,13 @@ pub fn router(ctx: ApiContext) -> Router {
 const STATUS_EVENTS: usize = 50;
 
 async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
+    let index = match ctx.index.status().await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "index status unavailable");
+            None
+        }
+    };
     let tree = ctx.view.nodes();
     let mut recent_events = ctx.view.recent_events();
     let skip = recent_events.len().saturating_sub(STATUS_EVENTS);
@@ -108,7 +123,84 @@ async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
         tree,
         recent_events,
         pools: ctx.pools.stats(),
+        index,
     })
+}
+
+async fn index_status(State(ctx): State<ApiContext>) -> Response {
+    match ctx.index.status().await {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// Body of `POST /v1/index`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IndexRequest {
+    /// The folder to index (absolute, or relative to the daemon's working directory).
+    pub path: String,
+}
+
+async fn index_open(State(ctx): State<ApiContext>, Json(req): Json<IndexRequest>) -> Response {
+    let path = std::path::PathBuf::from(&req.path);
+    if !path.is_dir() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "not_a_folder",
+            &format!(
+                "{} is not an existing folder; pass the root of the tree to index",
+                path.display()
+            ),
+        );
+    }
+    match ctx.index.open(&path).await {
+        Ok(id) => Json(serde_json::json!({ "workspace": id.0 })).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "index_failed", &e.to_string()),
+    }
+}
+
+/// Body of `POST /v1/index/rescan`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RescanRequest {
+    /// Only this workspace; all when absent.
+    #[serde(default)]
+    pub workspace: Option<i64>,
+}
+
+async fn index_rescan(State(ctx): State<ApiContext>, Json(req): Json<RescanRequest>) -> Response {
+    match ctx
+        .index
+        .rescan(req.workspace.map(crate::index::WorkspaceId))
+    {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "rescan": true })),
+        )
+            .into_response(),
+        Err(msg) => error(StatusCode::SERVICE_UNAVAILABLE, "indexer_unavailable", &msg),
+    }
+}
+
+async fn search(
+    State(ctx): State<ApiContext>,
+    Json(req): Json<crate::index::SearchRequest>,
+) -> Response {
+    let pool = ctx.pools.get(PoolKind::Embed).ok();
+    match crate::index::search(&ctx.index, pool, &req).await {
+        Ok(r) => Json(r).into_response(),
+        Err(crate::index::SearchError::BadRequest(msg)) => {
+            error(StatusCode::BAD_REQUEST, "bad_query", &msg)
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "index_unavailable",
+            &e.to_string(),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

@@ -81,6 +81,53 @@ pub struct Config {
     pub ner: NerPoolConfig,
     /// The local LLM worker pool.
     pub llm: LlmPoolConfig,
+    /// Workspace indexing and search.
+    pub index: IndexConfig,
+}
+
+/// Workspace indexing and search (`[index]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexConfig {
+    /// Files larger than this many bytes are recorded as metadata only (1024..=1073741824).
+    pub max_file_bytes: u64,
+    /// Threads reading and chunking files; 0 means one per core (0..=256).
+    pub threads: u32,
+    /// Watch workspaces for changes (otherwise only `weft index` rescans).
+    pub watch: bool,
+    /// Poll instead of inotify (network file systems); also the fallback when the inotify
+    /// watch limit is hit.
+    pub poll: bool,
+    /// Quiet time, in milliseconds, before a burst of file changes is indexed (1..=10000).
+    pub debounce_ms: u64,
+    /// Poll interval, in milliseconds, in polling mode (100..=600000).
+    pub poll_interval_ms: u64,
+    /// Chunks embedded per request to the embed pool (1..=1024).
+    pub embed_batch: u32,
+    /// Build the approximate-nearest-neighbour index once a vector table has this many rows
+    /// (256..=100000000).
+    pub ann_min_rows: u64,
+    /// Largest chunk, in bytes, before a definition is split (256..=65536).
+    pub chunk_max_bytes: u32,
+    /// Largest chunk, in lines, before a definition is split (5..=10000).
+    pub chunk_max_lines: u32,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 2 * 1024 * 1024,
+            threads: 0,
+            watch: true,
+            poll: false,
+            debounce_ms: 50,
+            poll_interval_ms: 2000,
+            embed_batch: 64,
+            ann_min_rows: 20_000,
+            chunk_max_bytes: 1536,
+            chunk_max_lines: 60,
+        }
+    }
 }
 
 /// Logging settings (`[log]`).
@@ -284,6 +331,7 @@ impl Default for Config {
             embed: EmbedPoolConfig::default(),
             ner: NerPoolConfig::default(),
             llm: LlmPoolConfig::default(),
+            index: IndexConfig::default(),
         }
     }
 }
@@ -1116,6 +1164,74 @@ const FIELDS: &[Field] = &[
         kind: Kind::Bool,
         set: |c, v| c.llm.local_only = as_bool(v),
     },
+    Field {
+        key: "index.max_file_bytes",
+        kind: Kind::UInt {
+            min: 1024,
+            max: 1 << 30,
+        },
+        set: |c, v| c.index.max_file_bytes = as_u64(v),
+    },
+    Field {
+        key: "index.threads",
+        kind: Kind::UInt { min: 0, max: 256 },
+        set: |c, v| c.index.threads = as_u32(v),
+    },
+    Field {
+        key: "index.watch",
+        kind: Kind::Bool,
+        set: |c, v| c.index.watch = as_bool(v),
+    },
+    Field {
+        key: "index.poll",
+        kind: Kind::Bool,
+        set: |c, v| c.index.poll = as_bool(v),
+    },
+    Field {
+        key: "index.debounce_ms",
+        kind: Kind::UInt {
+            min: 1,
+            max: 10_000,
+        },
+        set: |c, v| c.index.debounce_ms = as_u64(v),
+    },
+    Field {
+        key: "index.poll_interval_ms",
+        kind: Kind::UInt {
+            min: 100,
+            max: 600_000,
+        },
+        set: |c, v| c.index.poll_interval_ms = as_u64(v),
+    },
+    Field {
+        key: "index.embed_batch",
+        kind: Kind::UInt { min: 1, max: 1024 },
+        set: |c, v| c.index.embed_batch = as_u32(v),
+    },
+    Field {
+        key: "index.ann_min_rows",
+        kind: Kind::UInt {
+            min: 256,
+            max: 100_000_000,
+        },
+        set: |c, v| c.index.ann_min_rows = as_u64(v),
+    },
+    Field {
+        key: "index.chunk_max_bytes",
+        kind: Kind::UInt {
+            min: 256,
+            max: 65_536,
+        },
+        set: |c, v| c.index.chunk_max_bytes = as_u32(v),
+    },
+    Field {
+        key: "index.chunk_max_lines",
+        kind: Kind::UInt {
+            min: 5,
+            max: 10_000,
+        },
+        set: |c, v| c.index.chunk_max_lines = as_u32(v),
+    },
 ];
 
 /// The config's sections, in the order they are documented.
@@ -1127,6 +1243,7 @@ const SECTIONS: &[&str] = &[
     "embed",
     "ner",
     "llm",
+    "index",
 ];
 
 fn field(key: &str) -> Option<&'static Field> {
@@ -1826,6 +1943,10 @@ mod tests {
         for f in FIELDS {
             let mut one = Config::default();
             (f.set)(&mut one, sample(f.kind));
+            if one == d && matches!(f.kind, Kind::Bool) {
+                // A switch that is off by default: turning it on must change the config.
+                (f.set)(&mut one, Val::Bool(true));
+            }
             assert_ne!(one, d, "setting {} changed nothing", f.key);
         }
     }

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{ApiActor, ApiArgs, ApiContext, DaemonInfo};
 use crate::config::{ConfigError, Loaded};
+use crate::index::{IndexService, IndexerActor};
 use crate::storage::{EventRow, Storage, StorageError, StorageOptions};
 use crate::supervision::events::unix_ms;
 use crate::supervision::{
@@ -116,6 +117,8 @@ pub struct Core {
     pub socket: PathBuf,
     /// The worker pools (embed, ner, llm).
     pub pools: crate::pool::Pools,
+    /// The indexing service.
+    pub index: IndexService,
     root_join: JoinHandle<()>,
     events: EventLog,
     _lock: InstanceLock,
@@ -141,6 +144,7 @@ pub fn root_flags(loaded: &Loaded) -> SupervisorFlags {
 pub fn root_children(
     storage: &Storage,
     pools: Option<ChildSpec>,
+    index: Option<ChildSpec>,
     api: ApiArgsFactory,
 ) -> Vec<ChildSpec> {
     let st = storage.clone();
@@ -157,12 +161,28 @@ pub fn root_children(
     .restart(Restart::Permanent)
     .shutdown(Shutdown::Timeout(Duration::from_secs(2)))];
     children.extend(pools);
+    children.extend(index);
     children.push(
         ChildSpec::actor("api", move || (ApiActor, api()))
             .restart(Restart::Permanent)
             .shutdown(Shutdown::Timeout(Duration::from_secs(1))),
     );
     children
+}
+
+/// The `index` supervisor (one_for_one): the `indexer` (workspaces, watcher, keyword index)
+/// and the `embedder` (vectors), independent of each other.
+pub fn index_child(index: &IndexService, pools: &crate::pool::Pools, loaded: &Loaded) -> ChildSpec {
+    let mut flags = root_flags(loaded);
+    flags.strategy = Strategy::OneForOne;
+    let svc = index.clone();
+    let mut children = vec![
+        ChildSpec::actor("indexer", move || (IndexerActor, svc.clone()))
+            .restart(Restart::Permanent)
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+    ];
+    children.extend(crate::index::embedder_child(index, pools, loaded));
+    ChildSpec::supervisor("index", flags, children)
 }
 
 /// Makes fresh [`ApiArgs`] for each incarnation of the API actor.
@@ -204,19 +224,31 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
     let root_cell = Arc::new(OnceLock::new());
     let socket = paths.socket_path();
     let (pools_spec, pools) = crate::pool::pools_child(loaded);
+    let index = IndexService::new(
+        storage.clone(),
+        loaded.config.index.clone(),
+        paths.data_dir().join("vectors"),
+    );
+    if let Err(e) = index.files().register_workspace(&info.workspace).await {
+        events.finish().await;
+        let _ = storage.close().await;
+        return Err(CoreError::Start(format!("cannot register workspace: {e}")));
+    }
+    let index_spec = index_child(&index, &pools, loaded);
     let ctx = ApiContext {
         view: view.clone(),
         storage: storage.clone(),
         root: Arc::clone(&root_cell),
         info: info.clone(),
         pools: pools.clone(),
+        index: index.clone(),
     };
     let api_socket = socket.clone();
     let api: ApiArgsFactory = Arc::new(move || ApiArgs {
         socket: api_socket.clone(),
         ctx: ctx.clone(),
     });
-    let children = root_children(&storage, pools_spec, api);
+    let children = root_children(&storage, pools_spec, Some(index_spec), api);
     let started =
         start_supervisor("root", root_flags(loaded), children, Arc::new(view.clone())).await;
     let (root, root_join) = match started {
@@ -236,6 +268,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         info,
         socket,
         pools,
+        index,
         root_join,
         events,
         _lock: lock,

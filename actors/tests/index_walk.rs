@@ -1,7 +1,7 @@
 //! Integration tests for the first increment of workspace indexing: real fixture trees in
 //! temporary directories (ignore files, binaries, symlink loops) and a real SQLite database,
-//! because what matters (which files are walked, which are read, which rows and jobs survive a
-//! rescan) only shows up against a real file system and schema.
+//! because what matters (which files are walked, which are read, which rows and chunks survive
+//! a rescan) only shows up against a real file system and schema.
 #![allow(
     clippy::unwrap_used,
     reason = "tests unwrap freely: a failed unwrap is a failed assertion"
@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use weft_actors::index::{
-    read_stable, walk, FileIndex, ReadSkip, ScanReport, SkipReason, WalkOptions, WalkOutcome,
-    WorkspaceId,
+    read_stable, walk, FileIndex, IndexOptions, Progress, ReadSkip, ScanReport, SkipReason,
+    WalkOptions, WalkOutcome, WorkspaceId,
 };
 use weft_actors::storage::{Storage, StorageOptions};
 
@@ -211,12 +211,35 @@ async fn rows(storage: &Storage) -> Vec<Row> {
         .unwrap()
 }
 
-async fn jobs(storage: &Storage) -> Vec<(String, String)> {
+/// (path, chunk count, FTS rows of those chunks) per indexed file, sorted by path.
+async fn chunk_counts(storage: &Storage) -> Vec<(String, i64, i64)> {
     storage
         .read(|conn| {
-            let mut stmt = conn.prepare("SELECT kind, path FROM jobs ORDER BY path")?;
+            let mut stmt = conn.prepare(
+                "SELECT c.path, count(*), \
+                   (SELECT count(*) FROM chunks_fts f JOIN chunks c2 ON c2.id = f.rowid \
+                    WHERE c2.path = c.path) \
+                 FROM chunks c GROUP BY c.path ORDER BY c.path",
+            )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+        .unwrap()
+}
+
+/// Paths whose chunks hold an FTS match for `query`.
+async fn fts(storage: &Storage, query: &'static str) -> Vec<String> {
+    storage
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT DISTINCT c.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid \
+                 WHERE chunks_fts MATCH ?1 ORDER BY c.path",
+            )?;
+            let rows = stmt
+                .query_map([query], |r| r.get(0))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -238,7 +261,14 @@ fn row<'a>(rows: &'a [Row], path: &str) -> &'a Row {
 }
 
 async fn scan(index: &FileIndex, ws: WorkspaceId, root: &Path) -> ScanReport {
-    index.scan(ws, &WalkOptions::new(root)).await.unwrap()
+    scan_with(index, ws, &IndexOptions::new(root)).await
+}
+
+async fn scan_with(index: &FileIndex, ws: WorkspaceId, opts: &IndexOptions) -> ScanReport {
+    index
+        .scan(ws, opts, &Arc::new(Progress::default()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -260,7 +290,7 @@ async fn scan_tracks_new_unchanged_changed_deleted_and_renamed_files() {
     // First scan: everything new; binary and oversized recorded as skipped metadata.
     let first = scan(&index, ws, root).await;
     assert_eq!(
-        (first.seen, first.new, first.enqueued),
+        (first.seen, first.new, first.chunks),
         (6, 4, 4),
         "{first:?}"
     );
@@ -282,10 +312,20 @@ async fn scan_tracks_new_unchanged_changed_deleted_and_renamed_files() {
     assert_eq!((big.1.as_str(), big.2.as_deref()), ("skipped", None));
     assert_eq!(row(&r, "bin.dat").3.as_deref(), Some("binary"));
     let a = row(&r, "a.txt");
-    assert_eq!(a.1, "discovered");
+    assert_eq!(a.1, "chunked");
     assert_eq!(a.2, Some(blake3::hash(b"alpha\n").to_hex().to_string()));
-    assert_eq!(row(&r, "latin1.txt").1, "discovered");
-    assert_eq!(jobs(&storage).await.len(), 4);
+    assert_eq!(row(&r, "latin1.txt").1, "chunked");
+    // One chunk and one FTS row per small text file; keyword search works at once.
+    assert_eq!(
+        chunk_counts(&storage).await,
+        vec![
+            ("a.txt".to_owned(), 1, 1),
+            ("b.txt".to_owned(), 1, 1),
+            ("latin1.txt".to_owned(), 1, 1),
+            ("src/c.rs".to_owned(), 1, 1),
+        ]
+    );
+    assert_eq!(fts(&storage, "alpha").await, vec!["a.txt".to_owned()]);
 
     // Second scan, nothing changed: all unchanged, no row rewritten.
     exec(&storage, "UPDATE files SET updated_ms = 0").await;
@@ -300,26 +340,20 @@ async fn scan_tracks_new_unchanged_changed_deleted_and_renamed_files() {
     );
     assert!(rows(&storage).await.iter().all(|r| r.4 == 0));
 
-    // a.txt was chunked (its job consumed); editing it makes exactly one change and one job.
-    exec(
-        &storage,
-        "UPDATE files SET state = 'chunked' WHERE path = 'a.txt'; \
-         DELETE FROM jobs WHERE path = 'a.txt';",
-    )
-    .await;
-    put(root, "a.txt", "alpha, edited\n");
+    // Editing a.txt re-chunks exactly that file; the old text is no longer found.
+    put(root, "a.txt", "gamma, edited\n");
     let third = scan(&index, ws, root).await;
     assert_eq!(
-        (third.changed, third.unchanged, third.new, third.enqueued),
+        (third.changed, third.unchanged, third.new, third.chunks),
         (1, 5, 0, 1),
         "{third:?}"
     );
     let r = rows(&storage).await;
-    assert_eq!(row(&r, "a.txt").1, "discovered");
+    assert_eq!(row(&r, "a.txt").1, "chunked");
     assert_ne!(row(&r, "a.txt").4, 0);
-    assert!(jobs(&storage)
-        .await
-        .contains(&("chunk".to_owned(), "a.txt".to_owned())));
+    assert!(fts(&storage, "alpha").await.is_empty());
+    assert_eq!(fts(&storage, "gamma").await, vec!["a.txt".to_owned()]);
+    assert_eq!(chunk_counts(&storage).await[0], ("a.txt".to_owned(), 1, 1));
 
     // Touching without changing contents keeps the state and queues nothing.
     exec(
@@ -336,44 +370,47 @@ async fn scan_tracks_new_unchanged_changed_deleted_and_renamed_files() {
     drop(file);
     let touched = scan(&index, ws, root).await;
     assert_eq!(
-        (touched.touched, touched.changed, touched.enqueued),
+        (touched.touched, touched.changed, touched.chunks),
         (1, 0, 0)
     );
     assert_eq!(row(&rows(&storage).await, "b.txt").1, "embedded");
 
-    // Deleting a file removes its row and its job.
+    // Deleting a file removes its row, chunks and FTS rows.
     std::fs::remove_file(root.join("latin1.txt")).unwrap();
     let deleted = scan(&index, ws, root).await;
     assert_eq!((deleted.removed, deleted.seen), (1, 5));
     assert!(rows(&storage).await.iter().all(|r| r.0 != "latin1.txt"));
-    assert!(jobs(&storage).await.iter().all(|j| j.1 != "latin1.txt"));
+    assert!(chunk_counts(&storage)
+        .await
+        .iter()
+        .all(|c| c.0 != "latin1.txt"));
+    assert!(fts(&storage, "caf").await.is_empty());
 
     // A rename is a delete plus a new file.
     std::fs::rename(root.join("src/c.rs"), root.join("src/d.rs")).unwrap();
     let renamed = scan(&index, ws, root).await;
-    assert_eq!((renamed.removed, renamed.new, renamed.enqueued), (1, 1, 1));
+    assert_eq!((renamed.removed, renamed.new, renamed.chunks), (1, 1, 1));
     let r = rows(&storage).await;
     assert!(r.iter().all(|r| r.0 != "src/c.rs"));
-    assert_eq!(row(&r, "src/d.rs").1, "discovered");
-    let j = jobs(&storage).await;
-    assert!(j.iter().all(|j| j.1 != "src/c.rs"));
-    assert!(j.contains(&("chunk".to_owned(), "src/d.rs".to_owned())));
+    assert_eq!(row(&r, "src/d.rs").1, "chunked");
+    assert_eq!(fts(&storage, "c").await, vec!["src/d.rs".to_owned()]);
 
     // A bigger cap turns the oversized file into a readable one.
-    let mut opts = WalkOptions::new(root);
-    opts.max_file_bytes = 4 * 1024 * 1024;
-    let raised = index.scan(ws, &opts).await.unwrap();
-    assert_eq!((raised.changed, raised.enqueued), (1, 1), "{raised:?}");
+    let mut opts = IndexOptions::new(root);
+    opts.walk.max_file_bytes = 4 * 1024 * 1024;
+    let raised = scan_with(&index, ws, &opts).await;
+    assert_eq!(raised.changed, 1, "{raised:?}");
+    assert_eq!(raised.chunks, 1, "one 3 MB line is one chunk: {raised:?}");
     assert!(row(&rows(&storage).await, "big.txt").2.is_some());
 
-    // Restart: the same workspace id, rows and queued jobs survive, nothing is redone.
-    let jobs_before = jobs(&storage).await;
+    // Restart: the same workspace id, rows and chunks survive, nothing is redone.
+    let chunks_before = chunk_counts(&storage).await;
     storage.close().await.unwrap();
     let storage = Storage::open(StorageOptions::new(&fx.db)).await.unwrap();
     let index = FileIndex::new(storage.clone());
     assert_eq!(index.register_workspace(root).await.unwrap(), ws);
-    assert_eq!(jobs(&storage).await, jobs_before);
-    let after_restart = index.scan(ws, &opts).await.unwrap();
+    assert_eq!(chunk_counts(&storage).await, chunks_before);
+    let after_restart = scan_with(&index, ws, &opts).await;
     assert_eq!(after_restart.unchanged, after_restart.seen);
     storage.close().await.unwrap();
 }
@@ -386,7 +423,11 @@ async fn scan_with_another_root_is_refused() {
     let index = FileIndex::new(storage.clone());
     let ws = index.register_workspace(&fx.root).await.unwrap();
     let err = index
-        .scan(ws, &WalkOptions::new(other.path()))
+        .scan(
+            ws,
+            &IndexOptions::new(other.path()),
+            &Arc::new(Progress::default()),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("scan with WalkOptions"), "{err}");

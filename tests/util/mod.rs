@@ -37,6 +37,47 @@ impl Weft {
         w
     }
 
+    /// The folder `weft serve .` serves (the commands' working directory).
+    pub fn workspace(&self) -> PathBuf {
+        self.tmp.path().join("ws")
+    }
+
+    /// `weft status --json`, parsed (panics when the daemon does not answer).
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(out.status.success(), "status: {}", out.stderr_text());
+        serde_json::from_slice(&out.0.stdout).expect("status json")
+    }
+
+    /// Polls `weft status --json` until `pred` holds, for up to `limit`.
+    pub fn wait_status_for(
+        &self,
+        limit: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = self.run(&["status", "--json"]);
+            if out.status.success() {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.0.stdout) {
+                    if pred(&v) {
+                        return v;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "status never matched; last: {v:#}"
+                    );
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status never answered: {}",
+                out.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn home(&self) -> PathBuf {
         self.tmp.path().join("home")
     }

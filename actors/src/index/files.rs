@@ -1,30 +1,35 @@
 //! The file index in SQLite: which files of a workspace exist, what their contents hash to,
-//! how far indexing got for each, and the durable `chunk` jobs still to do.
+//! their chunks, keyword (FTS5) rows and symbols.
 //!
 //! A scan compares the walk against the `files` table: a file whose size and mtime match its
 //! row is not even opened (the fast path that makes rescans of a big tree cheap); a changed or
-//! new one is read with [`read_stable`] and hashed, and only a new hash queues work. Rows of
-//! files that are gone (deleted, renamed, newly ignored) are removed with their jobs, so
-//! nothing derived outlives its source. Rows and jobs are written in the same transactions, in
-//! batches, so a crash leaves every file either fully recorded or untouched.
+//! new one is read with [`read_stable`], hashed, and only a new hash is chunked. Reading,
+//! hashing and chunking run on several threads; one writer applies their results in batched
+//! transactions, each file's row, chunks, FTS rows and symbols together, so a crash leaves
+//! every file either fully indexed or untouched, and keyword search works as soon as a batch
+//! commits. Rows of files that are gone (deleted, renamed, newly ignored) are removed, and
+//! their chunks, FTS rows and symbols with them (cascade plus trigger, see migration 0003),
+//! so nothing derived outlives its source.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, OptionalExtension};
 use tokio::sync::mpsc;
+use weft_chunk::{chunk_text, split_terms, ChunkOptions, Lang};
 
+use super::progress::Progress;
 use super::read::{read_stable, ReadSkip};
 use super::walk::{walk, WalkError, WalkOptions, WalkOutcome};
 use crate::storage::{Storage, StorageError};
 
-/// How many file changes go into one write transaction: big enough to amortise the commit,
-/// small enough that other writers do not wait long behind a scan.
-const BATCH: usize = 500;
-
-/// Job kind queued for a file whose contents are new: split it into chunks.
-pub const CHUNK_JOB: &str = "chunk";
+/// A batch is written once it holds this many files...
+const BATCH_FILES: usize = 400;
+/// ...or this many bytes of text: big enough to amortise the commit, small enough that memory
+/// stays bounded and other writers do not wait long behind a scan.
+const BATCH_BYTES: usize = 4 << 20;
 
 /// `files.skip_reason` for a file over the size cap (metadata only).
 const OVERSIZED: &str = "oversized";
@@ -32,35 +37,51 @@ const OVERSIZED: &str = "oversized";
 const BINARY: &str = "binary";
 
 /// Row id of a registered workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkspaceId(pub i64);
 
-/// What one [`FileIndex::scan`] did.
+/// What one [`FileIndex::scan`] (or [`FileIndex::update_paths`]) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanReport {
     /// Paths the walk yielded (files, plus paths it skipped).
     pub seen: usize,
     /// Files whose size and mtime matched their row: not read, row untouched.
     pub unchanged: usize,
-    /// Files whose size or mtime moved but whose hash did not: row metadata refreshed, state
-    /// kept, no new job.
+    /// Files whose size or mtime moved but whose hash did not: row metadata refreshed, chunks
+    /// kept.
     pub touched: usize,
-    /// Files with no row before this scan, now `discovered` with a chunk job.
+    /// Files with no row before, now chunked.
     pub new: usize,
     /// Files whose contents hash changed (or that were skipped before and are readable now):
-    /// back to `discovered` with a chunk job.
+    /// chunked again.
     pub changed: usize,
-    /// Rows (and their jobs) removed because the file is gone or now ignored.
+    /// Rows removed (with everything derived) because the file is gone or now ignored.
     pub removed: usize,
-    /// Chunk jobs actually added (an already queued job is not added twice).
-    pub enqueued: usize,
-    /// Paths newly found unusable in this scan, with the reason (binary, oversized,
-    /// unreadable, symlink loop, ...). A file skipped before and unchanged since is counted in
-    /// `unchanged` instead.
+    /// Chunks written.
+    pub chunks: usize,
+    /// Bytes of the files chunked.
+    pub bytes: u64,
+    /// Paths newly found unusable, with the reason (binary, oversized, unreadable, symlink
+    /// loop, ...). A file skipped before and unchanged since is counted in `unchanged`.
     pub skipped: Vec<(PathBuf, String)>,
     /// Files that changed or vanished while being read; their rows were left as they were and
     /// the next scan tries again.
     pub retry_later: Vec<PathBuf>,
+}
+
+impl ScanReport {
+    fn merge(&mut self, other: ScanReport) {
+        self.seen += other.seen;
+        self.unchanged += other.unchanged;
+        self.touched += other.touched;
+        self.new += other.new;
+        self.changed += other.changed;
+        self.removed += other.removed;
+        self.chunks += other.chunks;
+        self.bytes += other.bytes;
+        self.skipped.extend(other.skipped);
+        self.retry_later.extend(other.retry_later);
+    }
 }
 
 /// Everything that can stop a scan or a registration.
@@ -102,14 +123,72 @@ pub enum IndexError {
     Task(String),
 }
 
-/// The typed layer over [`Storage`] for workspaces, files and jobs.
+/// How to index: what to walk, how to chunk, how many threads read and chunk.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Walk settings; `root` must be the workspace's registered root.
+    pub walk: WalkOptions,
+    /// Chunk size limits.
+    pub chunk: ChunkOptions,
+    /// Threads reading, hashing and chunking files (0: one per CPU).
+    pub threads: usize,
+}
+
+impl IndexOptions {
+    /// Defaults for `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        IndexOptions {
+            walk: WalkOptions::new(root),
+            chunk: ChunkOptions::default(),
+            threads: 0,
+        }
+    }
+
+    fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        }
+    }
+}
+
+/// A registered workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// Its id.
+    pub id: WorkspaceId,
+    /// Its canonical root.
+    pub root: PathBuf,
+}
+
+/// Row counts of one workspace, for progress and status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexCounts {
+    /// File rows (indexed or skipped).
+    pub files: u64,
+    /// Files whose chunks are written.
+    pub chunked: u64,
+    /// Files whose chunks all have vectors.
+    pub embedded: u64,
+    /// Files skipped (binary, oversized, unreadable).
+    pub skipped: u64,
+    /// Chunks.
+    pub chunks: u64,
+    /// Chunks still waiting for a vector.
+    pub pending: u64,
+    /// Bytes of the indexed files.
+    pub bytes: u64,
+}
+
+/// The typed layer over [`Storage`] for workspaces, files, chunks and symbols.
 #[derive(Debug, Clone)]
 pub struct FileIndex {
     storage: Storage,
 }
 
 /// A file's row as the fast path needs it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Known {
     size: u64,
     mtime_ns: i64,
@@ -118,37 +197,91 @@ struct Known {
     skip_reason: Option<String>,
 }
 
+/// One chunk ready to write.
+#[derive(Debug)]
+struct ChunkRow {
+    key: String,
+    start_line: u32,
+    end_line: u32,
+    start_byte: usize,
+    end_byte: usize,
+    kind: &'static str,
+    symbol: Option<String>,
+    header: Option<String>,
+    content_hash: String,
+    terms: String,
+    blank: bool,
+}
+
+/// One symbol ready to write.
+#[derive(Debug)]
+struct SymbolRow {
+    name: String,
+    kind: &'static str,
+    container: Option<String>,
+    start_line: u32,
+    end_line: u32,
+}
+
 /// One change to write, decided by the blocking side of a scan.
 #[derive(Debug)]
 enum Op {
-    /// New contents: full row as `discovered`, plus a chunk job.
-    Discovered {
+    /// New contents, chunked: the full row as `chunked`, its chunks, FTS rows and symbols.
+    Indexed {
         path: String,
         size: u64,
         mtime_ns: i64,
         blake3: String,
+        lang: &'static str,
+        /// Whether rows of an earlier version may exist and must be replaced.
+        replace: bool,
+        text: String,
+        chunks: Vec<ChunkRow>,
+        symbols: Vec<SymbolRow>,
     },
-    /// Same contents, moved metadata: keep state and hash.
+    /// Same contents, moved metadata: keep state, hash and chunks.
     Touched {
         path: String,
         size: u64,
         mtime_ns: i64,
     },
-    /// Unusable file: `skipped` row with a reason, no hash, no job.
+    /// Unusable file: `skipped` row with a reason, no hash, no chunks.
     Skipped {
         path: String,
         size: u64,
         mtime_ns: i64,
         reason: String,
     },
-    /// File gone: row and jobs removed.
-    Removed { path: String },
+    /// File (or directory: every file under it) gone: rows removed.
+    Removed { path: String, prefix: bool },
+}
+
+impl Op {
+    fn weight(&self) -> usize {
+        match self {
+            Op::Indexed { text, .. } => text.len() + 256,
+            _ => 64,
+        }
+    }
+}
+
+/// One file the walker wants read, with what the index knew of it.
+#[derive(Debug)]
+struct Work {
+    rel: PathBuf,
+    path: String,
+    prior: Option<Known>,
 }
 
 impl FileIndex {
-    /// Wraps an open storage (with migration `0002_files` applied).
+    /// Wraps an open storage (with migrations up to `0003_chunks` applied).
     pub fn new(storage: Storage) -> Self {
         FileIndex { storage }
+    }
+
+    /// The storage underneath.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// Records `root` (canonicalised) as a workspace, or returns its id if it is already
@@ -173,37 +306,99 @@ impl FileIndex {
         Ok(WorkspaceId(id))
     }
 
-    /// Walks the workspace and brings its `files` rows and `chunk` jobs up to date (see the
-    /// module docs). `opts.root` must be the workspace's registered root.
+    /// Every registered workspace, oldest first.
+    pub async fn workspaces(&self) -> Result<Vec<Workspace>, IndexError> {
+        Ok(self
+            .storage
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT id, root FROM workspaces ORDER BY id")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(Workspace {
+                        id: WorkspaceId(r.get(0)?),
+                        root: PathBuf::from(r.get::<_, String>(1)?),
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?)
+    }
+
+    /// Forgets a workspace and everything indexed for it.
+    pub async fn remove_workspace(&self, workspace: WorkspaceId) -> Result<(), IndexError> {
+        let id = workspace.0;
+        self.storage
+            .write(move |tx| {
+                // Chunks first, so their trigger sees each row (FTS row, tombstone).
+                tx.execute("DELETE FROM chunks WHERE workspace_id = ?1", params![id])?;
+                tx.execute("DELETE FROM workspaces WHERE id = ?1", params![id])?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Row counts of `workspace`.
+    pub async fn counts(&self, workspace: WorkspaceId) -> Result<IndexCounts, IndexError> {
+        let id = workspace.0;
+        Ok(self
+            .storage
+            .read(move |conn| {
+                let (files, chunked, embedded, skipped, bytes) = conn.query_row(
+                    "SELECT count(*), \
+                       coalesce(sum(state IN ('chunked', 'embedded')), 0), \
+                       coalesce(sum(state = 'embedded'), 0), \
+                       coalesce(sum(state = 'skipped'), 0), \
+                       coalesce(sum(CASE WHEN state != 'skipped' THEN size ELSE 0 END), 0) \
+                     FROM files WHERE workspace_id = ?1",
+                    params![id],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    },
+                )?;
+                let (chunks, pending) = conn.query_row(
+                    "SELECT count(*), coalesce(sum(pending), 0) FROM chunks WHERE workspace_id = ?1",
+                    params![id],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )?;
+                let u = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok(IndexCounts {
+                    files: u(files),
+                    chunked: u(chunked),
+                    embedded: u(embedded),
+                    skipped: u(skipped),
+                    chunks: u(chunks),
+                    pending: u(pending),
+                    bytes: u(bytes),
+                })
+            })
+            .await?)
+    }
+
+    /// Walks the workspace and brings its rows up to date (see the module docs).
+    /// `opts.walk.root` must be the workspace's registered root.
     pub async fn scan(
         &self,
         workspace: WorkspaceId,
-        opts: &WalkOptions,
+        opts: &IndexOptions,
+        progress: &Arc<Progress>,
     ) -> Result<ScanReport, IndexError> {
-        let registered = self.workspace_root(workspace).await?;
-        let given = canonical_root(&opts.root)?;
-        if given != registered {
-            return Err(IndexError::RootMismatch {
-                id: workspace.0,
-                registered: registered.into(),
-                given: opts.root.clone(),
-            });
-        }
-        let known = self.load_known(workspace).await?;
-        let mut opts = opts.clone();
-        opts.root = PathBuf::from(given);
-
-        let (tx, mut rx) = mpsc::channel::<Vec<Op>>(4);
-        let blocking = tokio::task::spawn_blocking(move || scan_blocking(&opts, known, &tx));
-        let mut enqueued = 0;
-        while let Some(batch) = rx.recv().await {
-            enqueued += self.apply(workspace, batch).await?;
-        }
-        let mut report = match blocking.await {
-            Ok(result) => result?,
-            Err(e) => return Err(IndexError::Task(e.to_string())),
-        };
-        report.enqueued = enqueued;
+        let opts = self.checked(workspace, opts).await?;
+        let known = self.load_known(workspace, None).await?;
+        progress.start();
+        let progress2 = Arc::clone(progress);
+        let report = self
+            .run(workspace, move |tx| {
+                scan_blocking(workspace, &opts, known, &progress2, tx)
+            })
+            .await;
+        progress.finish();
+        let report = report?;
         tracing::info!(
             workspace = workspace.0,
             seen = report.seen,
@@ -211,11 +406,91 @@ impl FileIndex {
             new = report.new,
             changed = report.changed,
             removed = report.removed,
+            chunks = report.chunks,
             skipped = report.skipped.len(),
             retry_later = report.retry_later.len(),
             "workspace scan finished"
         );
         Ok(report)
+    }
+
+    /// Brings the rows of the given paths (relative to the root; files or directories, as a
+    /// watcher reports them) up to date: a path that is gone or now ignored loses its rows
+    /// (and a directory every row under it), an existing directory is walked.
+    pub async fn update_paths(
+        &self,
+        workspace: WorkspaceId,
+        opts: &IndexOptions,
+        paths: Vec<PathBuf>,
+        progress: &Arc<Progress>,
+    ) -> Result<ScanReport, IndexError> {
+        let opts = self.checked(workspace, opts).await?;
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        for p in paths {
+            match p.to_str() {
+                Some(s) if !s.is_empty() => {
+                    wanted.insert(s.trim_end_matches('/').to_owned());
+                }
+                _ => {}
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(ScanReport::default());
+        }
+        let known = self
+            .load_known(workspace, Some(wanted.iter().cloned().collect()))
+            .await?;
+        let progress = Arc::clone(progress);
+        self.run(workspace, move |tx| {
+            update_blocking(workspace, &opts, &wanted, known, &progress, tx)
+        })
+        .await
+    }
+
+    /// Checks the root and returns the options with the canonical root.
+    async fn checked(
+        &self,
+        workspace: WorkspaceId,
+        opts: &IndexOptions,
+    ) -> Result<IndexOptions, IndexError> {
+        let registered = self.workspace_root(workspace).await?;
+        let given = canonical_root(&opts.walk.root)?;
+        if given != registered {
+            return Err(IndexError::RootMismatch {
+                id: workspace.0,
+                registered: registered.into(),
+                given: opts.walk.root.clone(),
+            });
+        }
+        let mut opts = opts.clone();
+        opts.walk.root = PathBuf::from(given);
+        Ok(opts)
+    }
+
+    /// Runs `blocking` on a blocking thread, writing the batches it sends as they come.
+    async fn run<F>(&self, workspace: WorkspaceId, blocking: F) -> Result<ScanReport, IndexError>
+    where
+        F: FnOnce(&mpsc::Sender<Vec<Op>>) -> Result<ScanReport, IndexError> + Send + 'static,
+    {
+        let (tx, mut rx) = mpsc::channel::<Vec<Op>>(4);
+        let handle = tokio::task::spawn_blocking(move || blocking(&tx));
+        let mut write_error = None;
+        while let Some(batch) = rx.recv().await {
+            if let Err(e) = self.apply(workspace, batch).await {
+                // Stop the producers (they see the closed channel) and report the first error.
+                write_error = Some(e);
+                rx.close();
+                break;
+            }
+        }
+        let result = match handle.await {
+            Ok(result) => result,
+            Err(e) => Err(IndexError::Task(e.to_string())),
+        };
+        match write_error {
+            Some(e) => Err(e),
+            None => result,
+        }
     }
 
     /// The registered root of `workspace`.
@@ -235,117 +510,202 @@ impl FileIndex {
             .ok_or(IndexError::UnknownWorkspace(id))
     }
 
-    /// Every file row of `workspace`, keyed by path, for the fast path and to find deletions.
+    /// File rows of `workspace` keyed by path: all of them, or those at or under `only`.
     async fn load_known(
         &self,
         workspace: WorkspaceId,
+        only: Option<Vec<String>>,
     ) -> Result<HashMap<String, Known>, IndexError> {
         let id = workspace.0;
         Ok(self
             .storage
             .read(move |conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT path, size, mtime_ns, blake3, state, skip_reason \
-                     FROM files WHERE workspace_id = ?1",
-                )?;
-                let rows = stmt.query_map(params![id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        Known {
-                            size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                            mtime_ns: r.get(2)?,
-                            blake3: r.get(3)?,
-                            state: r.get(4)?,
-                            skip_reason: r.get(5)?,
-                        },
-                    ))
-                })?;
                 let mut known = HashMap::new();
-                for row in rows {
-                    let (path, k) = row?;
-                    known.insert(path, k);
+                let mut stmt = conn.prepare_cached(
+                    "SELECT path, size, mtime_ns, blake3, state, skip_reason FROM files \
+                     WHERE workspace_id = ?1 AND (?2 IS NULL OR path = ?2 \
+                       OR (path > ?2 || '/' AND path < ?2 || '0'))",
+                )?;
+                let prefixes: Vec<Option<String>> = match only {
+                    None => vec![None],
+                    Some(v) => v.into_iter().map(Some).collect(),
+                };
+                for prefix in prefixes {
+                    let rows = stmt.query_map(params![id, prefix], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            Known {
+                                size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                                mtime_ns: r.get(2)?,
+                                blake3: r.get(3)?,
+                                state: r.get(4)?,
+                                skip_reason: r.get(5)?,
+                            },
+                        ))
+                    })?;
+                    for row in rows {
+                        let (path, k) = row?;
+                        known.insert(path, k);
+                    }
                 }
                 Ok(known)
             })
             .await?)
     }
 
-    /// Writes one batch in one transaction; returns how many jobs it added.
-    async fn apply(&self, workspace: WorkspaceId, batch: Vec<Op>) -> Result<usize, IndexError> {
+    /// Writes one batch in one transaction.
+    async fn apply(&self, workspace: WorkspaceId, batch: Vec<Op>) -> Result<(), IndexError> {
         let id = workspace.0;
         let now = now_ms();
-        Ok(self
-            .storage
+        self.storage
             .write(move |tx| {
-                let mut enqueued = 0;
                 for op in batch {
-                    match op {
-                        Op::Discovered {
-                            path,
-                            size,
-                            mtime_ns,
-                            blake3,
-                        } => {
-                            upsert(
-                                tx,
-                                id,
-                                &path,
-                                size,
-                                mtime_ns,
-                                Some(&blake3),
-                                "discovered",
-                                None,
-                                now,
-                            )?;
-                            enqueued += tx.execute(
-                                "INSERT OR IGNORE INTO jobs (workspace_id, kind, path, created_ms) \
-                                 VALUES (?1, ?2, ?3, ?4)",
-                                params![id, CHUNK_JOB, path, now],
-                            )?;
-                        }
-                        Op::Touched {
-                            path,
-                            size,
-                            mtime_ns,
-                        } => {
-                            tx.execute(
-                                "UPDATE files SET size = ?3, mtime_ns = ?4, updated_ms = ?5 \
-                                 WHERE workspace_id = ?1 AND path = ?2",
-                                params![id, path, to_i64(size), mtime_ns, now],
-                            )?;
-                        }
-                        Op::Skipped {
-                            path,
-                            size,
-                            mtime_ns,
-                            reason,
-                        } => {
-                            upsert(
-                                tx,
-                                id,
-                                &path,
-                                size,
-                                mtime_ns,
-                                None,
-                                "skipped",
-                                Some(&reason),
-                                now,
-                            )?;
-                            delete_jobs(tx, id, &path)?;
-                        }
-                        Op::Removed { path } => {
-                            tx.execute(
-                                "DELETE FROM files WHERE workspace_id = ?1 AND path = ?2",
-                                params![id, path],
-                            )?;
-                            delete_jobs(tx, id, &path)?;
-                        }
-                    }
+                    apply_op(tx, id, op, now)?;
                 }
-                Ok(enqueued)
+                Ok(())
             })
-            .await?)
+            .await?;
+        Ok(())
     }
+}
+
+/// Writes one change (inside the batch's transaction).
+fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result<(), StorageError> {
+    match op {
+        Op::Indexed {
+            path,
+            size,
+            mtime_ns,
+            blake3,
+            lang,
+            replace,
+            text,
+            chunks,
+            symbols,
+        } => {
+            upsert(
+                tx,
+                id,
+                &path,
+                size,
+                mtime_ns,
+                Some(&blake3),
+                "chunked",
+                None,
+                now,
+            )?;
+            if replace {
+                delete_derived(tx, id, &path)?;
+            }
+            let mut insert_chunk = tx.prepare_cached(
+                "INSERT INTO chunks (workspace_id, path, chunk_key, start_line, end_line, \
+                 start_byte, end_byte, lang, kind, symbol, header, content_hash, pending) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            let mut insert_fts = tx.prepare_cached(
+                "INSERT INTO chunks_fts (rowid, body, terms, symbol) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut untomb =
+                tx.prepare_cached("DELETE FROM vector_tombstones WHERE chunk_key = ?1")?;
+            for c in chunks {
+                let rowid = insert_chunk.insert(params![
+                    id,
+                    path,
+                    c.key,
+                    c.start_line,
+                    c.end_line,
+                    to_i64(c.start_byte as u64),
+                    to_i64(c.end_byte as u64),
+                    lang,
+                    c.kind,
+                    c.symbol,
+                    c.header,
+                    c.content_hash,
+                    i64::from(!c.blank),
+                ])?;
+                let body = text.get(c.start_byte..c.end_byte).unwrap_or_default();
+                let symbol = match (&c.symbol, &c.header) {
+                    (Some(s), Some(h)) => format!("{s} {h}"),
+                    (Some(s), None) => s.clone(),
+                    (None, Some(h)) => h.clone(),
+                    (None, None) => String::new(),
+                };
+                insert_fts.execute(params![rowid, body, c.terms, symbol])?;
+                if replace {
+                    untomb.execute(params![c.key])?;
+                }
+            }
+            let mut insert_symbol = tx.prepare_cached(
+                "INSERT INTO symbols (workspace_id, path, name, name_lower, kind, container, \
+                 start_line, end_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for s in symbols {
+                insert_symbol.execute(params![
+                    id,
+                    path,
+                    s.name,
+                    s.name.to_lowercase(),
+                    s.kind,
+                    s.container,
+                    s.start_line,
+                    s.end_line
+                ])?;
+            }
+        }
+        Op::Touched {
+            path,
+            size,
+            mtime_ns,
+        } => {
+            tx.prepare_cached(
+                "UPDATE files SET size = ?3, mtime_ns = ?4, updated_ms = ?5 \
+                 WHERE workspace_id = ?1 AND path = ?2",
+            )?
+            .execute(params![id, path, to_i64(size), mtime_ns, now])?;
+        }
+        Op::Skipped {
+            path,
+            size,
+            mtime_ns,
+            reason,
+        } => {
+            upsert(
+                tx,
+                id,
+                &path,
+                size,
+                mtime_ns,
+                None,
+                "skipped",
+                Some(&reason),
+                now,
+            )?;
+            delete_derived(tx, id, &path)?;
+        }
+        Op::Removed { path, prefix } => {
+            // Chunks first (their trigger records tombstones), then the rows.
+            let range = "workspace_id = ?1 AND (path = ?2 OR (?3 AND path > ?2 || '/' AND path < ?2 || '0'))";
+            tx.prepare_cached(&format!("DELETE FROM chunks WHERE {range}"))?
+                .execute(params![id, path, prefix])?;
+            tx.prepare_cached(&format!("DELETE FROM files WHERE {range}"))?
+                .execute(params![id, path, prefix])?;
+            tx.prepare_cached(&format!("DELETE FROM jobs WHERE {range}"))?
+                .execute(params![id, path, prefix])?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file's chunks (with their FTS rows, via the trigger), symbols and jobs.
+fn delete_derived(tx: &rusqlite::Transaction<'_>, id: i64, path: &str) -> Result<(), StorageError> {
+    for sql in [
+        "DELETE FROM chunks WHERE workspace_id = ?1 AND path = ?2",
+        "DELETE FROM symbols WHERE workspace_id = ?1 AND path = ?2",
+        "DELETE FROM jobs WHERE workspace_id = ?1 AND path = ?2",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![id, path])?;
+    }
+    Ok(())
 }
 
 /// Inserts or replaces a file row with the given state.
@@ -364,136 +724,494 @@ fn upsert(
     skip_reason: Option<&str>,
     now: i64,
 ) -> Result<(), StorageError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO files (workspace_id, path, size, mtime_ns, blake3, state, skip_reason, updated_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (workspace_id, path) DO UPDATE SET size = excluded.size, \
          mtime_ns = excluded.mtime_ns, blake3 = excluded.blake3, state = excluded.state, \
          skip_reason = excluded.skip_reason, updated_ms = excluded.updated_ms",
-        params![id, path, to_i64(size), mtime_ns, blake3, state, skip_reason, now],
-    )?;
+    )?
+    .execute(params![id, path, to_i64(size), mtime_ns, blake3, state, skip_reason, now])?;
     Ok(())
 }
 
-/// Removes every job about one file (all kinds: nothing derived outlives its source).
-fn delete_jobs(tx: &rusqlite::Transaction<'_>, id: i64, path: &str) -> Result<(), StorageError> {
-    tx.execute(
-        "DELETE FROM jobs WHERE workspace_id = ?1 AND path = ?2",
-        params![id, path],
-    )?;
-    Ok(())
+/// Sends batches of ops from one thread, by count and bytes.
+struct Batcher<'a> {
+    tx: &'a mpsc::Sender<Vec<Op>>,
+    ops: Vec<Op>,
+    weight: usize,
 }
 
-/// The blocking half of a scan: walks, reads and hashes, and sends batches of changes.
-/// `known` shrinks as files are seen; what is left at the end is gone from disk.
+impl<'a> Batcher<'a> {
+    fn new(tx: &'a mpsc::Sender<Vec<Op>>) -> Self {
+        Batcher {
+            tx,
+            ops: Vec::new(),
+            weight: 0,
+        }
+    }
+
+    fn push(&mut self, op: Op) -> Result<(), IndexError> {
+        self.weight += op.weight();
+        self.ops.push(op);
+        if self.ops.len() >= BATCH_FILES || self.weight >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), IndexError> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        self.weight = 0;
+        self.tx
+            .blocking_send(std::mem::take(&mut self.ops))
+            .map_err(|_| IndexError::Task("the index writer stopped".to_owned()))
+    }
+}
+
+/// The blocking half of a full scan: one thread walks and applies the fast path, the others
+/// read, hash and chunk; `known` shrinks as files are seen, and what is left at the end is
+/// gone from disk.
 fn scan_blocking(
-    opts: &WalkOptions,
+    workspace: WorkspaceId,
+    opts: &IndexOptions,
     mut known: HashMap<String, Known>,
+    progress: &Progress,
+    tx: &mpsc::Sender<Vec<Op>>,
+) -> Result<ScanReport, IndexError> {
+    let walker = walk(&opts.walk)?;
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(256);
+    let work_rx = Mutex::new(work_rx);
+    let threads = opts.thread_count();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| chunk_worker(workspace, opts, &work_rx, progress, tx)))
+            .collect();
+        let walked = (|| {
+            let mut report = ScanReport::default();
+            let mut batch = Batcher::new(tx);
+            for entry in walker {
+                report.seen += 1;
+                Progress::add(&progress.seen, 1);
+                let Some(path) = entry.rel.to_str().map(str::to_owned) else {
+                    tracing::warn!(path = %entry.rel.display(), "path is not valid UTF-8; not indexed");
+                    report
+                        .skipped
+                        .push((entry.rel, "path is not valid UTF-8".to_owned()));
+                    continue;
+                };
+                let prior = known.remove(&path);
+                if let Some(work) = triage(
+                    entry.rel,
+                    path,
+                    entry.size,
+                    entry.mtime_ns,
+                    entry.outcome,
+                    prior,
+                    &mut report,
+                    &mut batch,
+                    progress,
+                )? {
+                    if work_tx.send(work).is_err() {
+                        return Err(IndexError::Task("the chunk workers stopped".to_owned()));
+                    }
+                }
+            }
+            for path in known.into_keys() {
+                report.removed += 1;
+                batch.push(Op::Removed {
+                    path,
+                    prefix: false,
+                })?;
+            }
+            batch.flush()?;
+            Ok(report)
+        })();
+        drop(work_tx);
+        let mut report = walked?;
+        for worker in workers {
+            match worker.join() {
+                Ok(partial) => report.merge(partial?),
+                Err(_) => return Err(IndexError::Task("a chunk worker panicked".to_owned())),
+            }
+        }
+        Ok(report)
+    })
+}
+
+/// Decides what the walk's verdict on one path means: nothing to do (fast path), an op for
+/// the writer, or a file to read (returned).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the walk entry's fields plus the scan's accumulators"
+)]
+fn triage(
+    rel: PathBuf,
+    path: String,
+    size: u64,
+    mtime_ns: i64,
+    outcome: WalkOutcome,
+    prior: Option<Known>,
+    report: &mut ScanReport,
+    batch: &mut Batcher<'_>,
+    progress: &Progress,
+) -> Result<Option<Work>, IndexError> {
+    let same_meta = prior
+        .as_ref()
+        .is_some_and(|k| k.size == size && k.mtime_ns == mtime_ns);
+    match outcome {
+        WalkOutcome::Directory => {}
+        WalkOutcome::Skipped(reason) => {
+            Progress::add(&progress.skipped, 1);
+            report.skipped.push((rel, reason.to_string()));
+        }
+        WalkOutcome::Oversized => {
+            let was_oversized = prior
+                .as_ref()
+                .is_some_and(|k| k.skip_reason.as_deref() == Some(OVERSIZED));
+            if same_meta && was_oversized {
+                report.unchanged += 1;
+                Progress::add(&progress.unchanged, 1);
+            } else {
+                Progress::add(&progress.skipped, 1);
+                report.skipped.push((rel, OVERSIZED.to_owned()));
+                batch.push(Op::Skipped {
+                    path,
+                    size,
+                    mtime_ns,
+                    reason: OVERSIZED.to_owned(),
+                })?;
+            }
+        }
+        WalkOutcome::Candidate => {
+            // A skip other than "binary" may not hold any more (cap raised, permissions
+            // fixed), and a row never chunked (state `discovered`) must be, so only indexed
+            // rows and binaries take the fast path.
+            let fast = prior
+                .as_ref()
+                .is_some_and(|k| match k.skip_reason.as_deref() {
+                    None => k.state == "chunked" || k.state == "embedded",
+                    Some(r) => r == BINARY,
+                });
+            if same_meta && fast {
+                report.unchanged += 1;
+                Progress::add(&progress.unchanged, 1);
+            } else {
+                return Ok(Some(Work { rel, path, prior }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A chunk worker: reads, hashes and chunks the files the walker hands over, until the
+/// channel closes.
+fn chunk_worker(
+    workspace: WorkspaceId,
+    opts: &IndexOptions,
+    work: &Mutex<std::sync::mpsc::Receiver<Work>>,
+    progress: &Progress,
     tx: &mpsc::Sender<Vec<Op>>,
 ) -> Result<ScanReport, IndexError> {
     let mut report = ScanReport::default();
-    let mut batch = Vec::with_capacity(BATCH);
-    let send = |batch: &mut Vec<Op>, force: bool| -> Result<(), IndexError> {
-        if batch.len() >= BATCH || (force && !batch.is_empty()) {
-            tx.blocking_send(std::mem::take(batch))
-                .map_err(|_| IndexError::Task("the scan writer stopped".to_owned()))?;
-        }
-        Ok(())
-    };
-    for entry in walk(opts)? {
-        report.seen += 1;
-        let Some(path) = entry.rel.to_str().map(str::to_owned) else {
-            tracing::warn!(path = %entry.rel.display(), "path is not valid UTF-8; not indexed");
-            report
-                .skipped
-                .push((entry.rel, "path is not valid UTF-8".to_owned()));
-            continue;
+    let mut batch = Batcher::new(tx);
+    loop {
+        let next = match work.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return Err(IndexError::Task("a chunk worker panicked".to_owned())),
         };
-        let prior = known.remove(&path);
-        let same_meta = prior
-            .as_ref()
-            .is_some_and(|k| k.size == entry.size && k.mtime_ns == entry.mtime_ns);
-        match entry.outcome {
-            WalkOutcome::Skipped(reason) => {
-                report.skipped.push((entry.rel, reason.to_string()));
+        let Ok(item) = next else { break };
+        if let Some(op) = index_file(workspace, opts, item, &mut report, progress) {
+            batch.push(op)?;
+        }
+    }
+    batch.flush()?;
+    Ok(report)
+}
+
+/// Reads one file and turns it into the op that records it.
+fn index_file(
+    workspace: WorkspaceId,
+    opts: &IndexOptions,
+    work: Work,
+    report: &mut ScanReport,
+    progress: &Progress,
+) -> Option<Op> {
+    let full = opts.walk.root.join(&work.rel);
+    let bytes = match read_stable(&full, opts.walk.max_file_bytes) {
+        Ok(bytes) => bytes,
+        Err(ReadSkip::Changed { .. }) => {
+            report.retry_later.push(work.rel);
+            return None;
+        }
+        Err(skip) => {
+            tracing::info!(reason = %skip, "file not indexed");
+            let reason = skip.reason();
+            Progress::add(&progress.skipped, 1);
+            report.skipped.push((work.rel, reason.clone()));
+            let (size, mtime_ns) = std::fs::metadata(&full)
+                .map(|m| (m.len(), super::walk::mtime_ns(&m)))
+                .unwrap_or((0, 0));
+            return Some(Op::Skipped {
+                path: work.path,
+                size,
+                mtime_ns,
+                reason,
+            });
+        }
+    };
+    let same_hash = work.prior.as_ref().is_some_and(|k| {
+        (k.state == "chunked" || k.state == "embedded")
+            && k.blake3.as_deref() == Some(&bytes.blake3)
+    });
+    if same_hash {
+        report.touched += 1;
+        return Some(Op::Touched {
+            path: work.path,
+            size: bytes.size,
+            mtime_ns: bytes.mtime_ns,
+        });
+    }
+    if work.prior.is_some() {
+        report.changed += 1;
+    } else {
+        report.new += 1;
+    }
+    let text = match String::from_utf8(bytes.bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    let lang = Lang::detect(
+        &work.path,
+        text.as_bytes().get(..256).unwrap_or(text.as_bytes()),
+    );
+    let chunked = chunk_text(lang, &text, &opts.chunk);
+    let chunks: Vec<ChunkRow> = chunked
+        .chunks
+        .into_iter()
+        .map(|c| {
+            let body = text.get(c.start_byte..c.end_byte).unwrap_or_default();
+            let content_hash = content_hash(c.header.as_deref(), body);
+            ChunkRow {
+                key: chunk_key(
+                    workspace,
+                    &work.path,
+                    c.start_line,
+                    c.end_line,
+                    &content_hash,
+                ),
+                start_line: c.start_line,
+                end_line: c.end_line,
+                start_byte: c.start_byte,
+                end_byte: c.end_byte,
+                kind: c.kind,
+                symbol: c.symbol,
+                header: c.header,
+                content_hash,
+                terms: split_terms(body),
+                blank: body.trim().is_empty(),
             }
-            WalkOutcome::Oversized => {
-                let was_oversized = prior
-                    .as_ref()
-                    .is_some_and(|k| k.skip_reason.as_deref() == Some(OVERSIZED));
-                if same_meta && was_oversized {
-                    report.unchanged += 1;
-                } else {
-                    report.skipped.push((entry.rel, OVERSIZED.to_owned()));
-                    batch.push(Op::Skipped {
-                        path,
-                        size: entry.size,
-                        mtime_ns: entry.mtime_ns,
-                        reason: OVERSIZED.to_owned(),
-                    });
+        })
+        .collect();
+    let symbols = chunked
+        .symbols
+        .into_iter()
+        .map(|s| SymbolRow {
+            name: s.name,
+            kind: s.kind,
+            container: s.container,
+            start_line: s.start_line,
+            end_line: s.end_line,
+        })
+        .collect();
+    report.chunks += chunks.len();
+    report.bytes += bytes.size;
+    Progress::add(&progress.indexed, 1);
+    Progress::add(&progress.bytes, bytes.size);
+    Progress::add(&progress.chunks, chunks.len() as u64);
+    Some(Op::Indexed {
+        path: work.path,
+        size: bytes.size,
+        mtime_ns: bytes.mtime_ns,
+        blake3: bytes.blake3,
+        lang: lang.name(),
+        replace: work.prior.is_some(),
+        text,
+        chunks,
+        symbols,
+    })
+}
+
+/// The blocking half of [`FileIndex::update_paths`]: each path's parent is listed (depth 1,
+/// under the ignore rules) to learn whether the path is still there and still wanted; a
+/// directory is walked whole; the rest is removed.
+fn update_blocking(
+    workspace: WorkspaceId,
+    opts: &IndexOptions,
+    wanted: &BTreeSet<String>,
+    mut known: HashMap<String, Known>,
+    progress: &Progress,
+    tx: &mpsc::Sender<Vec<Op>>,
+) -> Result<ScanReport, IndexError> {
+    let mut report = ScanReport::default();
+    let mut batch = Batcher::new(tx);
+    // Parent directory -> the changed names in it.
+    let mut by_parent: BTreeMap<PathBuf, Vec<&String>> = BTreeMap::new();
+    for path in wanted {
+        let parent = Path::new(path)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        by_parent.entry(parent).or_default().push(path);
+    }
+    let mut work = Vec::new();
+    for (parent, names) in by_parent {
+        let listing = list(opts, &parent, Some(1))?;
+        for path in names {
+            match listing.get(path.as_str()) {
+                Some((size, mtime_ns, WalkOutcome::Directory)) => {
+                    let _ = (size, mtime_ns);
+                    // A new or moved-in directory: everything under it, under the rules.
+                    let under = list(opts, Path::new(path), None)?;
+                    let mut present = BTreeSet::new();
+                    for (rel, (size, mtime_ns, outcome)) in under {
+                        present.insert(rel.clone());
+                        report.seen += 1;
+                        let prior = known.remove(&rel);
+                        if let Some(w) = triage(
+                            PathBuf::from(&rel),
+                            rel,
+                            size,
+                            mtime_ns,
+                            outcome,
+                            prior,
+                            &mut report,
+                            &mut batch,
+                            progress,
+                        )? {
+                            work.push(w);
+                        }
+                    }
+                    // Rows under the directory that the walk no longer yields.
+                    let prefix = format!("{path}/");
+                    let gone: Vec<String> = known
+                        .keys()
+                        .filter(|k| k.starts_with(&prefix) && !present.contains(*k))
+                        .cloned()
+                        .collect();
+                    for g in gone {
+                        known.remove(&g);
+                        report.removed += 1;
+                        batch.push(Op::Removed {
+                            path: g,
+                            prefix: false,
+                        })?;
+                    }
                 }
-            }
-            WalkOutcome::Candidate => {
-                // A skip other than "binary" may not hold any more (cap raised, permissions
-                // fixed), so only readable rows and binaries take the fast path.
-                let fast = prior.as_ref().is_some_and(|k| {
-                    k.skip_reason.is_none() || k.skip_reason.as_deref() == Some(BINARY)
-                });
-                if same_meta && fast {
-                    report.unchanged += 1;
-                } else {
-                    let full = opts.root.join(&entry.rel);
-                    match read_stable(&full, opts.max_file_bytes) {
-                        Ok(bytes) => {
-                            let same_hash = prior.as_ref().is_some_and(|k| {
-                                k.state != "skipped" && k.blake3.as_deref() == Some(&bytes.blake3)
-                            });
-                            if same_hash {
-                                report.touched += 1;
-                                batch.push(Op::Touched {
-                                    path,
-                                    size: bytes.size,
-                                    mtime_ns: bytes.mtime_ns,
-                                });
-                            } else {
-                                if prior.is_some() {
-                                    report.changed += 1;
-                                } else {
-                                    report.new += 1;
-                                }
-                                batch.push(Op::Discovered {
-                                    path,
-                                    size: bytes.size,
-                                    mtime_ns: bytes.mtime_ns,
-                                    blake3: bytes.blake3,
-                                });
-                            }
-                        }
-                        Err(ReadSkip::Changed { .. }) => report.retry_later.push(entry.rel),
-                        Err(skip) => {
-                            tracing::info!(reason = %skip, "file not indexed");
-                            let reason = skip.reason();
-                            report.skipped.push((entry.rel, reason.clone()));
-                            batch.push(Op::Skipped {
-                                path,
-                                size: entry.size,
-                                mtime_ns: entry.mtime_ns,
-                                reason,
-                            });
-                        }
+                Some((size, mtime_ns, outcome)) => {
+                    report.seen += 1;
+                    let prior = known.remove(path.as_str());
+                    if let Some(w) = triage(
+                        PathBuf::from(path.as_str()),
+                        path.clone(),
+                        *size,
+                        *mtime_ns,
+                        outcome.clone(),
+                        prior,
+                        &mut report,
+                        &mut batch,
+                        progress,
+                    )? {
+                        work.push(w);
+                    }
+                }
+                None => {
+                    // Gone or ignored now: the path and anything that was under it.
+                    let prefix = format!("{path}/");
+                    let had = known.remove(path.as_str()).is_some()
+                        | known.keys().any(|k| k.starts_with(&prefix));
+                    known.retain(|k, _| !k.starts_with(&prefix));
+                    if had {
+                        report.removed += 1;
+                        batch.push(Op::Removed {
+                            path: path.clone(),
+                            prefix: true,
+                        })?;
                     }
                 }
             }
         }
-        send(&mut batch, false)?;
     }
-    for path in known.into_keys() {
-        report.removed += 1;
-        batch.push(Op::Removed { path });
-        send(&mut batch, false)?;
+    for w in work {
+        if let Some(op) = index_file(workspace, opts, w, &mut report, progress) {
+            batch.push(op)?;
+        }
     }
-    send(&mut batch, true)?;
+    batch.flush()?;
     Ok(report)
+}
+
+/// What the walker yields under `dir` (relative to the root), keyed by relative path.
+fn list(
+    opts: &IndexOptions,
+    dir: &Path,
+    max_depth: Option<usize>,
+) -> Result<HashMap<String, (u64, i64, WalkOutcome)>, IndexError> {
+    let mut walk_opts = opts.walk.clone();
+    walk_opts.start = (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf());
+    walk_opts.max_depth = max_depth;
+    walk_opts.yield_dirs = true;
+    walk_opts.threads = 1;
+    let mut out = HashMap::new();
+    if !opts.walk.root.join(dir).is_dir() {
+        return Ok(out);
+    }
+    for entry in walk(&walk_opts)? {
+        if let Some(rel) = entry.rel.to_str() {
+            out.insert(rel.to_owned(), (entry.size, entry.mtime_ns, entry.outcome));
+        }
+    }
+    Ok(out)
+}
+
+/// BLAKE3 of the text a chunk is embedded as: its header line (if any) and its body.
+pub fn content_hash(header: Option<&str>, body: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    if let Some(header) = header {
+        h.update(header.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(body.as_bytes());
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+/// The text a chunk is embedded as: its header line (if any), then its body.
+pub fn embed_text(header: Option<&str>, body: &str) -> String {
+    match header {
+        Some(h) => format!("{h}\n{body}"),
+        None => body.to_owned(),
+    }
+}
+
+/// The chunk's id: the same workspace, file, lines and content always give the same id, so
+/// a re-run after a crash writes exactly the rows an uninterrupted run would.
+fn chunk_key(
+    workspace: WorkspaceId,
+    path: &str,
+    start_line: u32,
+    end_line: u32,
+    content_hash: &str,
+) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&workspace.0.to_le_bytes());
+    h.update(path.as_bytes());
+    h.update(&[0]);
+    h.update(&start_line.to_le_bytes());
+    h.update(&end_line.to_le_bytes());
+    h.update(content_hash.as_bytes());
+    h.finalize().to_hex()[..32].to_owned()
 }
 
 /// `root` made absolute and symlink-free, as text (workspace roots are stored as TEXT).

@@ -37,6 +37,14 @@ pub struct WalkOptions {
     pub follow_symlinks: bool,
     /// Walker threads; 0 lets the `ignore` crate pick from the number of CPUs.
     pub threads: usize,
+    /// Walk only this directory under the root (relative to it), with the ignore files of its
+    /// parents still applied; yielded paths stay relative to the root. `None`: the whole root.
+    pub start: Option<PathBuf>,
+    /// Descend at most this many levels below the start (1: its direct entries only).
+    pub max_depth: Option<usize>,
+    /// Also yield directories (as [`WalkOutcome::Directory`]), for callers that must tell an
+    /// ignored directory from a walked one.
+    pub yield_dirs: bool,
 }
 
 impl WalkOptions {
@@ -47,6 +55,9 @@ impl WalkOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             follow_symlinks: true,
             threads: 0,
+            start: None,
+            max_depth: None,
+            yield_dirs: false,
         }
     }
 }
@@ -89,6 +100,8 @@ pub enum WalkOutcome {
     Oversized,
     /// Not offered for reading, for the given reason.
     Skipped(SkipReason),
+    /// A directory the walk entered (only with [`WalkOptions::yield_dirs`]).
+    Directory,
 }
 
 /// One walked path.
@@ -160,7 +173,10 @@ impl Drop for Walk {
 /// Starts walking `opts.root` on background threads. Blocking: call it, and iterate the
 /// result, off the async runtime.
 pub fn walk(opts: &WalkOptions) -> Result<Walk, WalkError> {
-    let root = opts.root.clone();
+    let root = match &opts.start {
+        Some(start) => opts.root.join(start),
+        None => opts.root.clone(),
+    };
     match std::fs::metadata(&root) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
@@ -191,7 +207,11 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, WalkError> {
 /// The walker thread's body: builds the `ignore` walker and feeds the channel until the walk
 /// ends or the consumer goes away.
 fn run_walk(opts: &WalkOptions, tx: &SyncSender<WalkEntry>) {
-    let mut builder = WalkBuilder::new(&opts.root);
+    let start = match &opts.start {
+        Some(start) => opts.root.join(start),
+        None => opts.root.clone(),
+    };
+    let mut builder = WalkBuilder::new(start);
     builder
         .hidden(true)
         .ignore(true)
@@ -202,16 +222,18 @@ fn run_walk(opts: &WalkOptions, tx: &SyncSender<WalkEntry>) {
         .require_git(false)
         .follow_links(opts.follow_symlinks)
         .threads(opts.threads)
+        .max_depth(opts.max_depth)
         .add_custom_ignore_filename(WEFTIGNORE)
         // `.git/` is never workspace content, even when hidden files are walked.
         .filter_entry(|e| e.file_name() != ".git");
     let root = opts.root.clone();
     let max = opts.max_file_bytes;
+    let dirs = opts.yield_dirs;
     builder.build_parallel().run(|| {
         let tx = tx.clone();
         let root = root.clone();
         Box::new(move |result| {
-            let Some(entry) = classify(&root, max, result) else {
+            let Some(entry) = classify(&root, max, dirs, result) else {
                 return WalkState::Continue;
             };
             match tx.send(entry) {
@@ -227,6 +249,7 @@ fn run_walk(opts: &WalkOptions, tx: &SyncSender<WalkEntry>) {
 fn classify(
     root: &Path,
     max: u64,
+    yield_dirs: bool,
     result: Result<ignore::DirEntry, ignore::Error>,
 ) -> Option<WalkEntry> {
     let entry = match result {
@@ -250,7 +273,12 @@ fn classify(
         }
     };
     if meta.is_dir() {
-        return None;
+        return yield_dirs.then_some(WalkEntry {
+            rel,
+            size: 0,
+            mtime_ns: 0,
+            outcome: WalkOutcome::Directory,
+        });
     }
     let size = meta.len();
     let mtime_ns = mtime_ns(&meta);
