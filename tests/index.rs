@@ -544,10 +544,16 @@ fn embeddable_keys(db: &Path) -> (BTreeSet<String>, i64) {
     (keys, pending)
 }
 
-#[test]
-fn semantic_search_finds_by_description_and_vectors_survive_sigkill() {
+/// A daemon environment with the embed pool only (ner and llm off: faster starts).
+fn embed_only() -> Weft {
     let weft = Weft::with_workers();
     weft.write_config("[ner]\nenabled = false\n\n[llm]\nenabled = false\n");
+    weft
+}
+
+#[test]
+fn semantic_search_finds_by_description_and_vectors_survive_sigkill() {
+    let weft = embed_only();
     let root = weft.workspace();
     fixture(&root);
     many_files(&root, 400);
@@ -605,22 +611,111 @@ fn semantic_search_finds_by_description_and_vectors_survive_sigkill() {
     // Exactly one vector per embedded chunk: none lost, none duplicated, none left over.
     let (keys, pending) = embeddable_keys(&weft.db_path());
     assert_eq!(pending, 0);
-    let conn = rusqlite::Connection::open(weft.db_path()).expect("db");
-    let (table, dim): (String, i64) = conn
-        .query_row(
-            "SELECT name, dim FROM vector_tables WHERE state = 'active'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("active vector table");
-    let ids = util::block_on(async {
-        let store = weft_vectors::VectorStore::open(&weft.home().join("profiles/default/vectors"))
-            .await
-            .expect("open vectors");
-        let t = store.table(&table, dim as usize).await.expect("table");
-        t.chunk_ids().await.expect("ids")
-    });
+    let (_, _, ids) = vector_ids(&weft);
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(unique.len(), ids.len(), "duplicate vectors");
     assert_eq!(unique, keys, "vectors differ from the embedded chunks");
+}
+
+/// The active vector table's (name, model, dim), and the chunk ids in it.
+fn vector_ids(weft: &Weft) -> (String, String, Vec<String>) {
+    let conn = rusqlite::Connection::open(weft.db_path()).expect("db");
+    let (table, model, dim): (String, String, i64) = conn
+        .query_row(
+            "SELECT name, model, dim FROM vector_tables WHERE state = 'active'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("active vector table");
+    let dir = weft.home().join("profiles/default/vectors");
+    let name = table.clone();
+    let ids = util::block_on(async move {
+        let store = weft_vectors::VectorStore::open(&dir)
+            .await
+            .expect("open vectors");
+        let t = store.table(&name, dim as usize).await.expect("table");
+        t.chunk_ids().await.expect("ids")
+    });
+    (table, model, ids)
+}
+
+fn wait_all_embedded(weft: &Weft) {
+    weft.wait_status_for(Duration::from_secs(300), |v| {
+        let ws = &v["index"]["workspaces"][0];
+        ws["phase"] == "idle"
+            && ws["scans"].as_u64() >= Some(1)
+            && ws["counts"]["pending"] == 0
+            && v["index"]["vectors"]["building"].is_null()
+    });
+}
+
+#[test]
+fn a_corrupt_vector_table_is_rebuilt_and_a_new_model_gets_its_own_table() {
+    let weft = embed_only();
+    let root = weft.workspace();
+    fixture(&root);
+    let mut serve = weft.serve();
+    serve.wait_ready();
+    wait_all_embedded(&weft);
+    serve.stop();
+    let (table, model, before) = vector_ids(&weft);
+    let (keys, _) = embeddable_keys(&weft.db_path());
+    assert_eq!(before.iter().cloned().collect::<BTreeSet<_>>(), keys);
+
+    // Damage the table on disk: every data file gone.
+    let data = weft
+        .home()
+        .join(format!("profiles/default/vectors/{table}.lance/data"));
+    for entry in std::fs::read_dir(&data).expect("data dir") {
+        std::fs::remove_file(entry.expect("entry").path()).expect("remove data file");
+    }
+    let mut serve = weft.serve();
+    serve.wait_ready();
+    wait_all_embedded(&weft);
+    let v = search(
+        &weft,
+        &["how many single character edits turn one string into another"],
+    );
+    assert!(v["notes"].as_array().is_some_and(|n| n.is_empty()), "{v:#}");
+    serve.stop();
+    assert!(
+        serve.stderr().contains("rebuilding it from the index"),
+        "{}",
+        serve.stderr()
+    );
+    let (table2, _, after) = vector_ids(&weft);
+    assert_eq!(table2, table);
+    let after_set: BTreeSet<String> = after.iter().cloned().collect();
+    assert_eq!(
+        after_set.len(),
+        after.len(),
+        "duplicate vectors after the rebuild"
+    );
+    assert_eq!(after_set, keys, "the rebuilt table misses vectors");
+
+    // Another model (int8 weights): a new table is filled, then replaces the old one.
+    weft.write_config(
+        "[ner]\nenabled = false\n\n[llm]\nenabled = false\n\n[embed]\nprecision = \"int8\"\n",
+    );
+    let mut serve = weft.serve();
+    serve.wait_ready();
+    // Let the embedder learn the new model and start the new table.
+    weft.wait_status_for(Duration::from_secs(300), |v| {
+        v["index"]["vectors"]["model"]
+            .as_str()
+            .is_some_and(|m| m != model)
+    });
+    wait_all_embedded(&weft);
+    serve.stop();
+    let (table3, model3, ids3) = vector_ids(&weft);
+    assert_ne!(model3, model);
+    assert_ne!(table3, table);
+    assert_eq!(ids3.iter().cloned().collect::<BTreeSet<_>>(), keys);
+    assert!(
+        !weft
+            .home()
+            .join(format!("profiles/default/vectors/{table}.lance"))
+            .exists(),
+        "the old model's table is dropped after the switch"
+    );
 }

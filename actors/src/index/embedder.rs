@@ -109,6 +109,7 @@ impl Actor for EmbedderActor {
                 tables: HashMap::new(),
                 upserts: 0,
                 rate: Rate::default(),
+                learned: false,
             };
             let err = run.run().await;
             let _ = me.cast(EmbedderMsg::Failed(err));
@@ -178,6 +179,7 @@ struct Embedder {
     tables: HashMap<String, VectorTable>,
     upserts: u32,
     rate: Rate,
+    learned: bool,
 }
 
 /// A model's table, as recorded in `vector_tables`.
@@ -201,6 +203,28 @@ impl Embedder {
         loop {
             if let Err(e) = self.apply_tombstones().await {
                 return e;
+            }
+            if !self.learned {
+                // Learn which model the pool runs even when nothing is pending: a new model
+                // must start its own table (and re-embed everything) without waiting for an
+                // edit.
+                match self.learn_model().await {
+                    Ok(()) => {}
+                    Err(RoundError::Pool(e)) => {
+                        self.args.service.update_vectors(|v| {
+                            v.blocked = Some(format!("embed pool unavailable: {e}"));
+                        });
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
+                    Err(RoundError::Corrupt(table)) => {
+                        if let Err(e) = self.rebuild(&table).await {
+                            return e;
+                        }
+                    }
+                    Err(RoundError::Fatal(e)) => return e,
+                }
             }
             match self.round().await {
                 Ok(0) => {
@@ -501,6 +525,25 @@ impl Embedder {
         }
         self.publish_status().await;
         Ok(n)
+    }
+
+    /// Asks the pool which model it runs (one tiny embedding) and makes sure that model has
+    /// a table.
+    async fn learn_model(&mut self) -> Result<(), RoundError> {
+        let out = self
+            .args
+            .pool
+            .embed(vec!["weft".to_owned()], EmbedMode::Query)
+            .await
+            .map_err(RoundError::Pool)?;
+        self.args.service.update_vectors(|v| v.blocked = None);
+        self.args.service.set_embed_model(&out.model_id);
+        self.table_for(&out.model_id, out.dim)
+            .await
+            .map_err(RoundError::Fatal)?;
+        self.learned = true;
+        self.publish_status().await;
+        Ok(())
     }
 
     /// After a burst: finish a model switch, build the ANN index, compact.
