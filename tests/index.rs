@@ -213,7 +213,14 @@ fn index_skips_bad_files_with_reasons_and_covers_every_line() {
     let weft = Weft::new();
     let root = weft.workspace();
     fixture(&root);
+    // An unreadable directory (root reads through permissions, so only checked as a user).
+    put(&root, "locked/inside.rs", "fn locked_inside() {}\n");
+    let mode = |m: u32| std::os::unix::fs::PermissionsExt::from_mode(m);
+    std::fs::set_permissions(root.join("locked"), mode(0o000)).expect("chmod");
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
     let out = weft.run(&["index", ".", "--json"]);
+    std::fs::set_permissions(root.join("locked"), mode(0o755)).expect("chmod back");
     assert!(out.status.success(), "index failed: {}", out.stderr_text());
     let summary: serde_json::Value = serde_json::from_slice(&out.0.stdout).expect("json");
     let ws = &summary["workspace"];
@@ -239,6 +246,9 @@ fn index_skips_bad_files_with_reasons_and_covers_every_line() {
     assert_eq!(reason("big.log"), "oversized");
     assert!(reason("loop").contains("symlink loop"), "{skipped:?}");
     assert!(reason("dangling").contains("unreadable"), "{skipped:?}");
+    if !as_root {
+        assert!(reason("locked").contains("unreadable"), "{skipped:?}");
+    }
 
     let rows = chunks(&weft.db_path());
     let paths: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();

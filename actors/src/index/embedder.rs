@@ -419,10 +419,7 @@ impl Embedder {
         let mut fresh: Vec<(String, Vec<f32>)> = Vec::new();
         if !misses.is_empty() {
             let texts: Vec<String> = misses.iter().map(|i| ready[*i].1.clone()).collect();
-            let out = self
-                .args
-                .pool
-                .embed(texts, EmbedMode::Document)
+            let out = embed_parallel(&self.args.pool, texts)
                 .await
                 .map_err(RoundError::Pool)?;
             if out.count != misses.len() {
@@ -735,6 +732,47 @@ enum RoundError {
     Pool(PoolError),
     Corrupt(String),
     Fatal(String),
+}
+
+/// Texts per embed request: small enough that a batch spreads over every worker (and each
+/// worker's in-flight slots), big enough to keep the model's batching efficient.
+const SUB_BATCH: usize = 32;
+
+/// Embeds `texts` as concurrent requests of [`SUB_BATCH`], so every worker of the pool is
+/// busy, and joins the vectors back in order.
+async fn embed_parallel(
+    pool: &PoolHandle,
+    texts: Vec<String>,
+) -> Result<crate::pool::EmbedOutput, PoolError> {
+    let parts: Vec<Vec<String>> = texts.chunks(SUB_BATCH).map(<[String]>::to_vec).collect();
+    let outs = futures::future::try_join_all(
+        parts
+            .into_iter()
+            .map(|part| pool.embed(part, EmbedMode::Document)),
+    )
+    .await?;
+    let mut iter = outs.into_iter();
+    let Some(mut all) = iter.next() else {
+        return Err(PoolError::Rejected {
+            code: "empty".into(),
+            message: "nothing to embed".into(),
+        });
+    };
+    for out in iter {
+        if out.model_id != all.model_id || out.dim != all.dim {
+            // Two workers on different models (a config change mid-restart): retry later.
+            return Err(PoolError::Rejected {
+                code: "mixed_models".into(),
+                message: format!(
+                    "workers answered with models {} and {}; retrying",
+                    all.model_id, out.model_id
+                ),
+            });
+        }
+        all.vectors.extend(out.vectors);
+        all.count += out.count;
+    }
+    Ok(all)
 }
 
 /// The newest pending chunks (recently changed files first).
