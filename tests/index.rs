@@ -649,13 +649,18 @@ fn vector_ids(weft: &Weft) -> (String, String, Vec<String>) {
     (table, model, ids)
 }
 
-fn wait_all_embedded(weft: &Weft) {
+/// Waits until nothing is pending and the searched table holds `rows` vectors (any number
+/// when `None`).
+fn wait_all_embedded(weft: &Weft, rows: Option<usize>) {
     weft.wait_status_for(Duration::from_secs(300), |v| {
         let ws = &v["index"]["workspaces"][0];
+        let vectors = &v["index"]["vectors"];
         ws["phase"] == "idle"
             && ws["scans"].as_u64() >= Some(1)
             && ws["counts"]["pending"] == 0
-            && v["index"]["vectors"]["building"].is_null()
+            && vectors["building"].is_null()
+            && vectors["rows"].as_u64().is_some_and(|r| r > 0)
+            && rows.is_none_or(|n| vectors["rows"].as_u64() == Some(n as u64))
     });
 }
 
@@ -666,7 +671,7 @@ fn a_corrupt_vector_table_is_rebuilt_and_a_new_model_gets_its_own_table() {
     fixture(&root);
     let mut serve = weft.serve();
     serve.wait_ready();
-    wait_all_embedded(&weft);
+    wait_all_embedded(&weft, None);
     serve.stop();
     let (table, model, before) = vector_ids(&weft);
     let (keys, _) = embeddable_keys(&weft.db_path());
@@ -681,7 +686,11 @@ fn a_corrupt_vector_table_is_rebuilt_and_a_new_model_gets_its_own_table() {
     }
     let mut serve = weft.serve();
     serve.wait_ready();
-    wait_all_embedded(&weft);
+    // The embedder notices the damage, recreates the table and refills it.
+    weft.wait_status_for(Duration::from_secs(60), |_| {
+        serve.stderr().contains("rebuilding it from the index")
+    });
+    wait_all_embedded(&weft, Some(keys.len()));
     let v = search(
         &weft,
         &["how many single character edits turn one string into another"],
@@ -715,7 +724,7 @@ fn a_corrupt_vector_table_is_rebuilt_and_a_new_model_gets_its_own_table() {
             .as_str()
             .is_some_and(|m| m != model)
     });
-    wait_all_embedded(&weft);
+    wait_all_embedded(&weft, Some(keys.len()));
     serve.stop();
     let (table3, model3, ids3) = vector_ids(&weft);
     assert_ne!(model3, model);
