@@ -284,7 +284,15 @@ async fn serve(loaded: Loaded, path: PathBuf) -> anyhow::Result<ExitCode> {
     match signalled {
         Some(sig) => {
             tracing::info!(signal = sig, "shutting down");
-            core.shutdown(Duration::from_millis(1500)).await?;
+            // Workers get their SIGTERM grace before SIGKILL; the tree's budget must cover it,
+            // or a worker still loading its model would turn a clean stop into a failure.
+            let mut budget = Duration::from_millis(1500);
+            if loaded.config.workers.enabled {
+                budget = budget.max(Duration::from_millis(
+                    loaded.config.workers.stop_grace_ms.saturating_add(1000),
+                ));
+            }
+            core.shutdown(budget).await?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
