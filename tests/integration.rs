@@ -200,6 +200,19 @@ fn after_sigkill_the_next_serve_starts_cleanly_and_keeps_the_history() {
     let weft = Weft::new();
     let mut serve = weft.serve();
     serve.wait_ready();
+    // Events are written in batches; wait until the first run's start is on disk (a SIGKILL
+    // loses at most the batch in flight, by design).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !event_rows(&weft)
+        .iter()
+        .any(|r| r.1 == "root" && r.2 == "started")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the root's start was never persisted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     serve.signal(libc::SIGKILL);
     serve.wait_exit(Duration::from_secs(10));
     assert!(
