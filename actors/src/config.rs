@@ -122,7 +122,7 @@ impl Default for IndexConfig {
             poll: false,
             debounce_ms: 50,
             poll_interval_ms: 2000,
-            embed_batch: 128,
+            embed_batch: 64,
             ann_min_rows: 20_000,
             chunk_max_bytes: 1536,
             chunk_max_lines: 60,

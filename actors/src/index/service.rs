@@ -82,7 +82,13 @@ pub struct WsState {
     last_scan: Mutex<Option<ScanSummary>>,
     scans: AtomicU64,
     updates: AtomicU64,
+    /// Row counts, recomputed at most once per [`COUNTS_TTL`]: counting a big index costs
+    /// tens of milliseconds, and the UI polls status several times a second.
+    counts: Mutex<Option<(Instant, IndexCounts)>>,
 }
+
+/// How long row counts in status may be reused.
+const COUNTS_TTL: Duration = Duration::from_millis(1000);
 
 /// What the last full scan of a workspace found.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -153,6 +159,7 @@ impl WsState {
             last_scan: Mutex::new(None),
             scans: AtomicU64::new(0),
             updates: AtomicU64::new(0),
+            counts: Mutex::new(None),
         }
     }
 
@@ -343,8 +350,27 @@ impl IndexService {
             .unwrap_or_default();
         let mut out = Vec::new();
         for ws in registered {
-            let counts = self.inner.files.counts(ws.id).await?;
             let state = live.get(&ws.id);
+            let cached = state.and_then(|s| {
+                s.counts
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.clone())
+                    .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
+                    .map(|(_, c)| c)
+            });
+            let counts = match cached {
+                Some(c) => c,
+                None => {
+                    let c = self.inner.files.counts(ws.id).await?;
+                    if let Some(s) = state {
+                        if let Ok(mut slot) = s.counts.lock() {
+                            *slot = Some((Instant::now(), c.clone()));
+                        }
+                    }
+                    c
+                }
+            };
             let read = |f: &dyn Fn(&WsState) -> Option<String>| state.and_then(|s| f(s));
             out.push(WorkspaceStatus {
                 id: ws.id.0,

@@ -57,6 +57,13 @@ pub enum Payload {
     },
 }
 
+impl Payload {
+    /// Whether a person is waiting on this job (query embeddings): it is queued first.
+    pub fn is_interactive(&self) -> bool {
+        matches!(self, Payload::Embed { mode: 1, .. })
+    }
+}
+
 /// A finished job's result.
 pub enum Output {
     /// Vectors.
@@ -220,6 +227,11 @@ impl Actor for Dispatcher {
         state: &mut DispatcherState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            // Interactive work (a search query's embedding) goes ahead of bulk work (the
+            // indexer's backlog), so a search never waits behind thousands of chunks.
+            DispatchMsg::Submit(job) if job.payload.is_interactive() => {
+                state.queue.push_front(job);
+            }
             DispatchMsg::Submit(job) => state.queue.push_back(job),
             DispatchMsg::WorkerUp {
                 worker,
