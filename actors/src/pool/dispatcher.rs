@@ -402,12 +402,17 @@ impl DispatcherState {
         }
         self.queue = kept;
 
-        // Scaling with hysteresis: a backlog beyond what the ready workers can take for
-        // `scale_up_after` adds a worker; `idle_retire` without work retires one.
+        // Scaling with hysteresis: a backlog beyond what the ready workers can take, or every
+        // slot busy, for `scale_up_after` adds a worker; `idle_retire` without work retires
+        // one.
         let settings = self.shared.settings;
         let capacity = self.workers.len() as u32 * settings.inflight.max(1);
         let backlog = self.queue.len() as u32;
-        if backlog > 0 && (self.workers.is_empty() || backlog > capacity) {
+        // Every in-flight slot taken counts as pressure too: a caller that keeps exactly
+        // `capacity` requests in flight (the indexer's embedder) never builds a queue, yet
+        // one worker is all it gets without this.
+        let saturated = !self.workers.is_empty() && self.ledger.len() as u32 >= capacity;
+        if (backlog > 0 && (self.workers.is_empty() || backlog > capacity)) || saturated {
             self.busy_ticks += 1;
             self.idle_ticks = 0;
         } else if self.queue.is_empty() && self.ledger.is_empty() {
