@@ -1071,8 +1071,7 @@ fn update_blocking(
         let listing = list(opts, &parent, Some(1))?;
         for path in names {
             match listing.get(path.as_str()) {
-                Some((size, mtime_ns, WalkOutcome::Directory)) => {
-                    let _ = (size, mtime_ns);
+                Some((_, _, WalkOutcome::Directory)) => {
                     // A new or moved-in directory: everything under it, under the rules.
                     let under = list(opts, Path::new(path), None)?;
                     let mut present = BTreeSet::new();

@@ -9,7 +9,7 @@
 //! vectors are removed).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use weft_chunk::{fts_query, Conjunction, Lang};
@@ -133,7 +133,6 @@ pub(crate) struct ChunkMeta {
     pub symbol: Option<String>,
     pub file_size: i64,
     pub file_mtime: i64,
-    pub file_state: String,
 }
 
 /// The filters of a request, resolved.
@@ -392,7 +391,7 @@ async fn chunk_meta_where(
                 let sql = format!(
                     "SELECT c.id, c.chunk_key, c.workspace_id, w.root, c.path, c.start_line, \
                      c.end_line, c.start_byte, c.end_byte, c.lang, c.kind, c.symbol, f.size, \
-                     f.mtime_ns, f.state \
+                     f.mtime_ns \
                      FROM chunks c JOIN files f ON f.workspace_id = c.workspace_id AND f.path = c.path \
                      JOIN workspaces w ON w.id = c.workspace_id WHERE {column} IN ({marks})"
                 );
@@ -413,7 +412,6 @@ async fn chunk_meta_where(
                         symbol: r.get(11)?,
                         file_size: r.get(12)?,
                         file_mtime: r.get(13)?,
-                        file_state: r.get(14)?,
                     })
                 })?;
                 for row in rows {
@@ -548,7 +546,6 @@ fn make_hit(m: ChunkMeta, scores: Scores, words: &[String]) -> SearchHit {
         })
         .unwrap_or_default();
     let (snippet, offset) = snippet(&body, words);
-    let _ = m.file_state;
     SearchHit {
         chunk_id: m.key,
         workspace: m.workspace,
@@ -646,11 +643,6 @@ fn glob_match(glob: &str, path: &str) -> bool {
         }
     }
     go(glob.as_bytes(), path.as_bytes())
-}
-
-/// Canonical form of a root (for display), unused paths kept as given.
-pub fn display_root(root: &str) -> PathBuf {
-    PathBuf::from(root)
 }
 
 /// Hybrid search: keyword, symbol and (when the embed pool answers and vectors exist for its
@@ -785,9 +777,6 @@ async fn vector_signal(
         if ranked.len() >= depth {
             break;
         }
-    }
-    if row.state == "building" {
-        return Ok((ranked, keep));
     }
     Ok((ranked, keep))
 }
