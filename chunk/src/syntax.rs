@@ -41,6 +41,20 @@ struct Def<'t> {
     class_like: bool,
 }
 
+impl Def<'_> {
+    /// A definition with no body to split, no forced container and no display name.
+    fn plain(kind: &'static str, name: String) -> Self {
+        Def {
+            kind,
+            name,
+            display: None,
+            body: None,
+            container: None,
+            class_like: false,
+        }
+    }
+}
+
 /// The container the current sibling list is in.
 #[derive(Clone, Default)]
 struct Scope {
@@ -825,14 +839,7 @@ impl<'a> Chunker<'a> {
                         _ => return None,
                     };
                     let name = self.text_of(decl.child_by_field_name("name")?).to_string();
-                    Some(Def {
-                        kind,
-                        name,
-                        display: None,
-                        body: None,
-                        container: None,
-                        class_like: false,
-                    })
+                    Some(Def::plain(kind, name))
                 }
                 _ => None,
             },
@@ -859,14 +866,7 @@ impl<'a> Chunker<'a> {
                         Some("interface_type") => "interface",
                         _ => "type",
                     };
-                    Some(Def {
-                        kind,
-                        name,
-                        display: None,
-                        body: None,
-                        container: None,
-                        class_like: false,
-                    })
+                    Some(Def::plain(kind, name))
                 }
                 _ => None,
             },

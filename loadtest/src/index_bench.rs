@@ -69,15 +69,34 @@ const SENTENCES: [&str; 20] = [
 ];
 
 /// Options of `weft-loadtest index`.
+#[derive(clap::Args)]
 pub struct Opts {
+    /// The folder to index (`loadtest/corpus.sh` prints it).
+    #[arg(long)]
     pub corpus: PathBuf,
+    /// The `weft` binary (default `$CARGO_TARGET_DIR/release/weft`).
+    #[arg(long)]
     pub weft: Option<PathBuf>,
+    /// Also run `loadtest/baseline.sh` (full and `--rewalk-only`) in this run.
+    #[arg(long)]
     pub baseline: bool,
+    /// Files edited for the edit→searchable probe.
+    #[arg(long, default_value_t = 20)]
     pub edits: usize,
+    /// Queries per search mode (at most 20).
+    #[arg(long, default_value_t = 20)]
     pub queries: usize,
+    /// Chunks embedded by the daemon for the throughput figure.
+    #[arg(long, default_value_t = 5000)]
     pub sample: u64,
+    /// Chunks embedded by the raw model in one process.
+    #[arg(long, default_value_t = 1536)]
     pub raw: usize,
+    /// Also write the JSON here.
+    #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Keep the temp folder (WEFT_HOME, logs).
+    #[arg(long)]
     pub keep: bool,
 }
 

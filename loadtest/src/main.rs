@@ -67,35 +67,7 @@ enum Cmd {
         calls: usize,
     },
     /// Indexing: the release `weft serve` on a corpus, vs the DIY baseline.
-    Index {
-        /// The folder to index (`loadtest/corpus.sh` prints it).
-        #[arg(long)]
-        corpus: PathBuf,
-        /// The `weft` binary (default `$CARGO_TARGET_DIR/release/weft`).
-        #[arg(long)]
-        weft: Option<PathBuf>,
-        /// Also run `loadtest/baseline.sh` (full and `--rewalk-only`) in this run.
-        #[arg(long)]
-        baseline: bool,
-        /// Files edited for the edit→searchable probe.
-        #[arg(long, default_value_t = 20)]
-        edits: usize,
-        /// Queries per search mode (at most 20).
-        #[arg(long, default_value_t = 20)]
-        queries: usize,
-        /// Chunks embedded by the daemon for the throughput figure.
-        #[arg(long, default_value_t = 5000)]
-        sample: u64,
-        /// Chunks embedded by the raw model in one process.
-        #[arg(long, default_value_t = 1536)]
-        raw: usize,
-        /// Also write the JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Keep the temp folder (WEFT_HOME, logs).
-        #[arg(long)]
-        keep: bool,
-    },
+    Index(index_bench::Opts),
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -118,30 +90,7 @@ async fn main() -> anyhow::Result<()> {
         } => embed(&loaded, n, batch, passes, no_torch).await?,
         Cmd::Recovery { kills } => recovery(&loaded, kills).await?,
         Cmd::Grpc { calls } => grpc(&loaded, calls).await?,
-        Cmd::Index {
-            corpus,
-            weft,
-            baseline,
-            edits,
-            queries,
-            sample,
-            raw,
-            json,
-            keep,
-        } => {
-            let opts = index_bench::Opts {
-                corpus,
-                weft,
-                baseline,
-                edits,
-                queries,
-                sample,
-                raw,
-                json,
-                keep,
-            };
-            index_bench::run(&loaded, opts).await?
-        }
+        Cmd::Index(opts) => index_bench::run(&loaded, opts).await?,
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())

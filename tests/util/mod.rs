@@ -164,27 +164,7 @@ impl Weft {
 
     /// Polls `weft status --json` until `pred` holds (10 s).
     pub fn wait_status(&self, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = self.run(&["status", "--json"]);
-            if out.status.success() {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.0.stdout) {
-                    if pred(&v) {
-                        return v;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "status never matched; last: {v:#}"
-                    );
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "status never answered: {}",
-                out.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_status_for(Duration::from_secs(10), pred)
     }
 }
 

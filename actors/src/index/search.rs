@@ -645,6 +645,18 @@ fn glob_match(glob: &str, path: &str) -> bool {
     go(glob.as_bytes(), path.as_bytes())
 }
 
+/// The checked query, its filters, the number of hits and how deep each signal looks.
+fn plan(req: &SearchRequest) -> Result<(&str, Filters, usize, usize), SearchError> {
+    let query = req.query.trim();
+    if query.is_empty() {
+        return Err(SearchError::BadRequest(
+            "the query is empty; pass words, an identifier or a description".to_owned(),
+        ));
+    }
+    let k = req.k.unwrap_or(10).clamp(1, 200);
+    Ok((query, Filters::from_request(req)?, k, (k * 5).max(50)))
+}
+
 /// Hybrid search: keyword, symbol and (when the embed pool answers and vectors exist for its
 /// model) vector signals, fused by reciprocal rank.
 pub async fn search(
@@ -653,15 +665,7 @@ pub async fn search(
     req: &SearchRequest,
 ) -> Result<SearchResponse, SearchError> {
     let t0 = std::time::Instant::now();
-    let query = req.query.trim();
-    if query.is_empty() {
-        return Err(SearchError::BadRequest(
-            "the query is empty; pass words, an identifier or a description".to_owned(),
-        ));
-    }
-    let filters = Filters::from_request(req)?;
-    let k = req.k.unwrap_or(10).clamp(1, 200);
-    let depth = (k * 5).max(50);
+    let (query, filters, k, depth) = plan(req)?;
     let storage = svc.files().storage();
     let mut notes = Vec::new();
     let vector_side = async {
@@ -788,15 +792,7 @@ pub async fn search_lexical(
     req: &SearchRequest,
 ) -> Result<SearchResponse, SearchError> {
     let t0 = std::time::Instant::now();
-    let query = req.query.trim();
-    if query.is_empty() {
-        return Err(SearchError::BadRequest(
-            "the query is empty; pass words, an identifier or a description".to_owned(),
-        ));
-    }
-    let filters = Filters::from_request(req)?;
-    let k = req.k.unwrap_or(10).clamp(1, 200);
-    let depth = (k * 5).max(50);
+    let (query, filters, k, depth) = plan(req)?;
     let fts = fts_signal(storage, query, &filters, depth).await?;
     let symbol = symbol_signal(storage, query, &filters, depth).await?;
     let (nf, ns) = (fts.len(), symbol.len());
