@@ -533,8 +533,19 @@ async fn the_local_model_streams_through_the_pool_and_a_full_queue_is_overloaded
         "{chunks} chunks: {text:?}"
     );
 
-    // Cancelling: drop a stream after two chunks; the worker is free again at once.
-    let mut long = pool.complete(request(400)).await.expect("long");
+    // Cancelling: drop a stream after two chunks; the worker is free again at once. (The
+    // first job's queue slot is released just after its last chunk reaches us, so wait
+    // for it rather than racing it.)
+    let t = Instant::now();
+    let mut long = loop {
+        match pool.complete(request(400)).await {
+            Ok(c) => break c,
+            Err(PoolError::Overloaded { .. }) if t.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("long: {e}"),
+        }
+    };
     for _ in 0..2 {
         long.next().await.expect("chunk").expect("ok");
     }
