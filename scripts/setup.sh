@@ -16,8 +16,14 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages -------------------------------------------------------------------
 # build-essential/pkg-config: the C parts of crates (bundled SQLite) and llama.cpp (built by
 # llama-cpp-python at install); protobuf-compiler: protoc for the worker protocol (proto/);
-# python3 + python3-venv: the workers' venv.
-APT_PACKAGES=(build-essential pkg-config ca-certificates git protobuf-compiler python3 python3-venv)
+# python3 + python3-venv: the workers' venv; chromium: the browser end-to-end test (driven by
+# playwright-core, which never downloads a browser of its own); the WebKitGTK, soup, rsvg and
+# appindicator headers: the Tauri desktop shell (ui/src-tauri); xvfb + xauth: its smoke test
+# without a display; webkit2gtk-driver: WebKitWebDriver for tauri-driver; x11-apps: xwd, its
+# screenshot.
+APT_PACKAGES=(build-essential pkg-config ca-certificates git protobuf-compiler python3 python3-venv
+  chromium xvfb xauth libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev
+  libayatana-appindicator3-dev webkit2gtk-driver x11-apps)
 
 # shellcheck source=scripts/apt.sh
 . scripts/apt.sh
@@ -42,8 +48,25 @@ for c in clippy rustfmt; do
 done
 say "Rust $rust_version"
 
+# --- Node (the UI: Vite + SolidJS) ---------------------------------------------------------
+MIN_NODE=20.19.0
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt_install nodejs npm
+fi
+node_version=$(node --version | tr -d v)
+if [[ "$(printf '%s\n%s\n' "$MIN_NODE" "$node_version" | sort -V | head -n1)" != "$MIN_NODE" ]]; then
+  die "Node $node_version is older than $MIN_NODE (Vite 7 needs it): install Node 20 LTS or newer (e.g. from https://deb.nodesource.com), then run this again"
+fi
+say "Node $node_version"
+
 # --- Python workers (venv, pinned packages, stubs, exported embedding backends) ----------
 scripts/setup-python.sh
+
+# --- UI packages and build (ui/dist is what `weft serve` and the desktop shell show) --------
+say "installing the UI's npm packages (ui/package-lock.json)"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error)
+say "building the UI (ui/dist)"
+(cd ui && npm run build --silent)
 
 if ((deps_only)); then
   exit 0

@@ -28,5 +28,21 @@ step "ruff + mypy (workers-py)"
 step "Python worker tests (real models, real gRPC)"
 "$PY" -m pytest workers-py/tests -q -p no:cacheprovider
 
-step "Rust tests (unit, supervision, storage, config, pools, end-to-end)"
+step "UI: TypeScript strict + component tests (Vitest)"
+[[ -d ui/node_modules ]] || { echo "test: ui/node_modules missing: run scripts/setup.sh first" >&2; exit 1; }
+(cd ui && npm run lint --silent && npm test --silent)
+
+step "Rust tests (unit, supervision, storage, config, pools, API, end-to-end)"
 cargo test --workspace --locked --no-fail-fast
+
+step "browser end-to-end (headless Chromium, real daemon, real workers)"
+(cd ui && npm run build --silent)
+scripts/e2e-browser.sh
+
+step "desktop shell (ui/src-tauri): fmt, clippy, tests"
+cargo fmt --manifest-path ui/src-tauri/Cargo.toml --check
+cargo clippy --manifest-path ui/src-tauri/Cargo.toml --all-targets --locked -- -D warnings
+cargo test --manifest-path ui/src-tauri/Cargo.toml --locked
+
+step "desktop smoke (Tauri under Xvfb, tauri-driver + WebKitWebDriver)"
+scripts/desktop-smoke.sh

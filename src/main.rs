@@ -3,6 +3,12 @@
 
 mod index_cmd;
 
+/// mimalloc for the whole process (tree-sitter's C allocations use it too, see
+/// `weft_chunk`): with many threads (chunkers, tokio, LanceDB) glibc's per-thread arenas
+/// kept freed memory resident and cost measurable time in the chunkers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +61,8 @@ enum Command {
         /// Its path as `weft status` shows it, e.g. `root/storage`.
         path: String,
     },
+    /// Print the one-time URL that opens the running daemon's UI in a browser.
+    UiUrl,
     /// Print the effective configuration and where things live.
     Config,
     /// Index a folder: registers it with the running daemon (or indexes it in this process
@@ -204,6 +212,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status(&loaded, json).await,
         Command::Doctor { json } => doctor(loaded, json).await,
         Command::Kill { path } => kill(&loaded, path).await,
+        Command::UiUrl => ui_url(&loaded).await,
         Command::Embed { texts, query, json } => embed(&loaded, texts, query, json).await,
         Command::Entities { texts, json } => entities(&loaded, texts, json).await,
         Command::Ask {
@@ -255,6 +264,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
             println!("# data dir:    {}", loaded.paths.data_dir().display());
             println!("# database:    {}", loaded.paths.db_path().display());
             println!("# api socket:  {}", loaded.paths.socket_path().display());
+            println!("# api token:   {}", loaded.paths.api_token_path().display());
             print!("{}", loaded.config.to_toml());
             Ok(ExitCode::SUCCESS)
         }
@@ -276,6 +286,9 @@ async fn serve(loaded: Loaded, path: PathBuf) -> anyhow::Result<ExitCode> {
         core.socket.display(),
         core.info.pid
     );
+    if let Some(url) = core.ui_url() {
+        eprintln!("weft serve: open {url}");
+    }
     let signalled = tokio::select! {
         _ = sigterm.recv() => Some("SIGTERM"),
         _ = sigint.recv() => Some("SIGINT"),
@@ -490,6 +503,25 @@ async fn doctor(loaded: Loaded, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn ui_url(loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    // The file outlives a crashed daemon: ask the daemon first, as `weft status` does.
+    if let Err(e) = api::fetch_status(&loaded.paths.socket_path()).await {
+        return client_failure(e);
+    }
+    let file = loaded.paths.api_url_path();
+    match tokio::fs::read_to_string(&file).await {
+        Ok(url) => {
+            println!("{}", url.trim());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+            "the running `weft serve` has no browser listener ([api] http = false, or it is \
+             restarting); set [api] http = true (or WEFT_API__HTTP=true) and restart it"
+        )),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", file.display())),
+    }
 }
 
 async fn kill(loaded: &Loaded, path: String) -> anyhow::Result<ExitCode> {

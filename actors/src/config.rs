@@ -22,8 +22,8 @@
 //! `workers.python` and `workers.models_dir` override them.
 //!
 //! Sections: `[log]`, `[storage]`, `[supervision]`, `[workers]` (shared by every worker pool),
-//! and one per pool, `[embed]`, `[ner]` and `[llm]`; `weft config` prints every key with its
-//! effective value.
+//! one per pool, `[embed]`, `[ner]` and `[llm]`, `[index]`, and `[api]` (the loopback HTTP
+//! listener of the local API); `weft config` prints every key with its effective value.
 //!
 //! Errors a user can cause name the file and line (or the environment variable), the dotted
 //! key, and what was expected.
@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,9 @@ const EMBED_BACKENDS: &[&str] = &["auto", "torch", "onnx", "openvino"];
 /// The choices of `embed.precision`.
 const EMBED_PRECISIONS: &[&str] = &["fp32", "int8"];
 
+/// The default address of the loopback HTTP listener (`api.listen`).
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7878";
+
 /// The whole configuration; every field has a default that works offline on a fresh machine.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -83,6 +87,50 @@ pub struct Config {
     pub llm: LlmPoolConfig,
     /// Workspace indexing and search.
     pub index: IndexConfig,
+    /// The local API's loopback HTTP listener (the browser UI).
+    pub api: ApiConfig,
+}
+
+/// The local API's loopback HTTP listener (`[api]`). The Unix socket is always on; this adds
+/// HTTP + WebSocket on 127.0.0.1 for the browser UI, behind a bearer token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Loopback address and port, e.g. `127.0.0.1:7878`; port 0 picks any free port. Other
+    /// addresses are refused: remote access is not supported.
+    pub listen: String,
+    /// Whether the HTTP listener runs at all.
+    pub http: bool,
+    /// The built UI served at `/`; `""` means `ui/dist` of the source tree Weft was built from.
+    pub ui_dir: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_API_LISTEN.to_owned(),
+            http: true,
+            ui_dir: String::new(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The listen address (validated when the configuration was loaded).
+    pub fn listen_addr(&self) -> SocketAddr {
+        parse_listen(&self.listen).unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7878))
+    }
+}
+
+/// Parses `api.listen`: `IP:PORT` (or `localhost:PORT`) whose IP is a loopback address;
+/// `None` for anything else.
+pub fn parse_listen(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
+    let addr = match s.strip_prefix("localhost:") {
+        Some(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port.parse().ok()?),
+        None => s.parse::<SocketAddr>().ok()?,
+    };
+    addr.ip().is_loopback().then_some(addr)
 }
 
 /// Workspace indexing and search (`[index]`).
@@ -332,6 +380,7 @@ impl Default for Config {
             ner: NerPoolConfig::default(),
             llm: LlmPoolConfig::default(),
             index: IndexConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }
@@ -521,6 +570,18 @@ impl Paths {
     /// The local API socket: `runtime_dir/weft.sock`.
     pub fn socket_path(&self) -> PathBuf {
         self.runtime_dir().join("weft.sock")
+    }
+
+    /// The bearer token of the loopback HTTP listener: `data_dir/api-token` (mode 0600, kept
+    /// across restarts).
+    pub fn api_token_path(&self) -> PathBuf {
+        self.data_dir().join("api-token")
+    }
+
+    /// The one-time URL of the running daemon's UI (`http://127.0.0.1:PORT/#token=...`):
+    /// `runtime_dir/api-url` (mode 0600), written once the listener is bound.
+    pub fn api_url_path(&self) -> PathBuf {
+        self.runtime_dir().join("api-url")
     }
 
     /// Directory for the Python workers' sockets: `runtime_dir/workers` (kept at mode 0700).
@@ -829,6 +890,8 @@ enum Kind {
     Bool,
     /// One of these strings (matched ignoring ASCII case, stored as listed).
     Choice(&'static [&'static str]),
+    /// A loopback `IP:PORT` (see [`parse_listen`]).
+    Loopback,
 }
 
 impl Kind {
@@ -842,6 +905,10 @@ impl Kind {
             Kind::Float { min, max } => format!("a number {min:?}..={max:?}"),
             Kind::Bool => "true or false".to_owned(),
             Kind::Choice(choices) => format!("one of {}", choices.join(", ")),
+            Kind::Loopback => "a loopback address and port such as \"127.0.0.1:7878\" (port 0 = \
+                               any free port; other addresses are refused because remote access \
+                               is not supported)"
+                .to_owned(),
         }
     }
 }
@@ -1232,6 +1299,22 @@ const FIELDS: &[Field] = &[
         },
         set: |c, v| c.index.chunk_max_lines = as_u32(v),
     },
+    // [api]
+    Field {
+        key: "api.listen",
+        kind: Kind::Loopback,
+        set: |c, v| c.api.listen = as_string(v),
+    },
+    Field {
+        key: "api.http",
+        kind: Kind::Bool,
+        set: |c, v| c.api.http = as_bool(v),
+    },
+    Field {
+        key: "api.ui_dir",
+        kind: Kind::Str,
+        set: |c, v| c.api.ui_dir = as_string(v),
+    },
 ];
 
 /// The config's sections, in the order they are documented.
@@ -1244,6 +1327,7 @@ const SECTIONS: &[&str] = &[
     "ner",
     "llm",
     "index",
+    "api",
 ];
 
 fn field(key: &str) -> Option<&'static Field> {
@@ -1279,6 +1363,7 @@ fn is_profile_name(s: &str) -> bool {
 fn check_range(kind: Kind, v: Val, found: impl Fn() -> String) -> Result<Val, String> {
     match (kind, &v) {
         (Kind::Profile, Val::Str(s)) if !is_profile_name(s) => Err(found()),
+        (Kind::Loopback, Val::Str(s)) if parse_listen(s).is_none() => Err(found()),
         (Kind::UInt { min, max }, Val::UInt(n)) if *n < min || *n > max => Err(found()),
         (Kind::Float { min, max }, Val::Float(x)) if !(min..=max).contains(x) => Err(found()),
         (Kind::Choice(choices), Val::Str(s)) => match choice(choices, s) {
@@ -1325,7 +1410,7 @@ fn describe(v: &DeValue<'_>) -> String {
 fn from_toml(kind: Kind, v: &DeValue<'_>) -> Result<Val, String> {
     let found = || describe(v);
     let val = match (kind, v) {
-        (Kind::Profile | Kind::Str | Kind::Choice(_), DeValue::String(s)) => {
+        (Kind::Profile | Kind::Str | Kind::Choice(_) | Kind::Loopback, DeValue::String(s)) => {
             Val::Str(s.to_string())
         }
         (Kind::Bool, DeValue::Boolean(b)) => Val::Bool(*b),
@@ -1358,6 +1443,7 @@ fn from_env(kind: Kind, raw: &str) -> Result<Val, String> {
     let found = || format!("{raw:?}");
     let val = match kind {
         Kind::Profile | Kind::Str => Val::Str(raw.to_owned()),
+        Kind::Loopback => Val::Str(raw.trim().to_owned()),
         Kind::UInt { .. } => match raw.trim().replace('_', "").parse::<u64>() {
             Ok(n) => Val::UInt(n),
             Err(_) => return Err(found()),
@@ -1850,6 +1936,7 @@ mod tests {
                 (Kind::Profile, toml::Value::String(s)) => is_profile_name(s),
                 (Kind::Str, toml::Value::String(_)) => true,
                 (Kind::Choice(c), toml::Value::String(s)) => c.contains(&s.as_str()),
+                (Kind::Loopback, toml::Value::String(s)) => parse_listen(s).is_some(),
                 (Kind::Bool, toml::Value::Boolean(_)) => true,
                 (Kind::UInt { min, max }, toml::Value::Integer(n)) => {
                     u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n))
@@ -1885,6 +1972,7 @@ mod tests {
             Kind::Float { .. } => Val::Float(0.5),
             Kind::Bool => Val::Bool(false),
             Kind::Choice(c) => Val::Str(c.last().copied().unwrap_or_default().to_owned()),
+            Kind::Loopback => Val::Str("[::1]:0".to_owned()),
         }
     }
 
@@ -1949,6 +2037,34 @@ mod tests {
             }
             assert_ne!(one, d, "setting {} changed nothing", f.key);
         }
+    }
+
+    #[test]
+    fn listen_addresses_must_be_loopback() {
+        for ok in [
+            "127.0.0.1:7878",
+            "127.0.0.1:0",
+            "[::1]:9000",
+            "localhost:80",
+            " 127.0.0.2:1 ",
+        ] {
+            assert!(parse_listen(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "0.0.0.0:7878",
+            "192.168.1.2:7878",
+            "[::]:7878",
+            "example.com:80",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "",
+        ] {
+            assert!(parse_listen(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            ApiConfig::default().listen_addr(),
+            SocketAddr::from(([127, 0, 0, 1], 7878))
+        );
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! root (rest_for_one)
 //! ├── storage   StorageActor: health of the SQLite writer and readers, periodic WAL checkpoints
 //! ├── pools     the Python worker pools (embed, ner, llm), see [`crate::pool`]
-//! └── api       ApiActor: the local API on the profile's Unix socket
+//! └── api       ApiActor: the local API on the profile's Unix socket and on loopback HTTP
 //! ```
+//!
+//! [`start`] works from any binary that links this library (the `weft` daemon, the desktop
+//! shell): it depends only on the configuration and the folder it is given.
 //!
 //! `rest_for_one` because later children depend on earlier ones: when storage is restarted,
 //! everything started after it is restarted too, so nobody keeps using a handle from before
@@ -22,7 +25,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::api::{ApiActor, ApiArgs, ApiContext, DaemonInfo};
+use crate::api::{ApiActor, ApiArgs, ApiContext, DaemonInfo, HttpError, HttpOptions};
 use crate::config::{ConfigError, Loaded};
 use crate::index::{IndexService, IndexerActor};
 use crate::storage::{EventRow, Storage, StorageError, StorageOptions};
@@ -66,6 +69,9 @@ pub enum CoreError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// The loopback HTTP listener cannot be prepared (its token file).
+    #[error(transparent)]
+    Api(#[from] HttpError),
     /// The tree did not start.
     #[error("the supervision tree failed to start: {0}")]
     Start(String),
@@ -119,6 +125,8 @@ pub struct Core {
     pub pools: crate::pool::Pools,
     /// The indexing service.
     pub index: IndexService,
+    ctx: ApiContext,
+    http: Option<HttpOptions>,
     root_join: JoinHandle<()>,
     events: EventLog,
     _lock: InstanceLock,
@@ -204,6 +212,18 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
     let paths = &loaded.paths;
     paths.ensure_dirs()?;
     let lock = InstanceLock::acquire(&paths.data_dir().join("weft.lock"), &paths.profile)?;
+    // The token is read (or made) before anything starts: a token file others can read is a
+    // start-up error with its fix, not a restart loop of the API.
+    let http = {
+        let loaded = loaded.clone();
+        tokio::task::spawn_blocking(move || HttpOptions::from_config(&loaded))
+            .await
+            .map_err(|e| CoreError::Start(format!("preparing the API token failed: {e}")))??
+    };
+    if http.is_none() {
+        // A URL left by a daemon that was killed would name a listener that is not there.
+        let _ = std::fs::remove_file(paths.api_url_path());
+    }
 
     let mut opts = StorageOptions::new(paths.db_path());
     opts.readers = loaded.config.storage.readers;
@@ -229,7 +249,13 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         loaded.config.index.clone(),
         paths.data_dir().join("vectors"),
     );
-    if let Err(e) = index.files().register_workspace(&info.workspace).await {
+    let registered = match index.files().register_workspace(&info.workspace).await {
+        Ok(id) => crate::api::fs::mark_opened(&storage, id)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = registered {
         events.finish().await;
         let _ = storage.close().await;
         return Err(CoreError::Start(format!("cannot register workspace: {e}")));
@@ -244,9 +270,12 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         index: index.clone(),
     };
     let api_socket = socket.clone();
+    let api_ctx = ctx.clone();
+    let api_http = http.clone();
     let api: ApiArgsFactory = Arc::new(move || ApiArgs {
         socket: api_socket.clone(),
-        ctx: ctx.clone(),
+        ctx: api_ctx.clone(),
+        http: api_http.clone(),
     });
     let children = root_children(&storage, pools_spec, Some(index_spec), api);
     let started =
@@ -269,6 +298,8 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         socket,
         pools,
         index,
+        ctx,
+        http,
         root_join,
         events,
         _lock: lock,
@@ -276,6 +307,18 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
 }
 
 impl Core {
+    /// The API's handler context, for calling the `/v1` routes in process
+    /// ([`crate::api::router`]) and following the stream ([`crate::api::stream::subscribe`]).
+    pub fn api_context(&self) -> ApiContext {
+        self.ctx.clone()
+    }
+
+    /// The one-time URL that opens the UI in a browser (`http://127.0.0.1:PORT/#token=...`);
+    /// `None` when `[api] http = false`.
+    pub fn ui_url(&self) -> Option<String> {
+        self.http.as_ref().and_then(HttpOptions::url)
+    }
+
     /// Resolves when the root supervisor ends on its own (it gave up and escalated).
     pub async fn wait_root(&mut self) {
         let _ = (&mut self.root_join).await;

@@ -828,20 +828,21 @@ fn sigkill_child_writer() {
             .unwrap();
         storage
             .write(|tx| -> Result<(), StorageError> {
-                // 4 KiB per row: 1,000 rows overflow SQLite's 2 MiB page cache, so uncommitted
-                // pages spill into the WAL before the kill and recovery must ignore them.
+                // 4 KiB per row: 24,000 rows (~94 MiB) overflow the writer's 64 MiB page
+                // cache, so uncommitted pages spill into the WAL before the kill and recovery
+                // must ignore them.
                 let mut stmt =
                     tx.prepare("INSERT INTO marks(phase, pad) VALUES ('partial', zeroblob(4096))")?;
                 let mut inserted = 0u64;
                 loop {
                     stmt.execute([])?;
                     inserted += 1;
-                    if inserted == 1_000 {
+                    if inserted == 24_000 {
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "WRITING").unwrap();
                         out.flush().unwrap();
                     }
-                    if inserted > 1_000 {
+                    if inserted > 24_000 {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                 }

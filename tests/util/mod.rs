@@ -115,6 +115,8 @@ impl Weft {
         cmd.env("WEFT_HOME", self.home())
             .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
             .env("WEFT_LOG", "info")
+            // Any free port: tests run in parallel and must never collide on 7878.
+            .env("WEFT_API__LISTEN", "127.0.0.1:0")
             .env(
                 "WEFT_WORKERS__ENABLED",
                 if self.workers { "true" } else { "false" },
@@ -146,10 +148,22 @@ impl Weft {
     }
 
     pub fn serve_args(&self, args: &[&str]) -> Daemon<'_> {
+        self.serve_args_env(args, &[])
+    }
+
+    /// Starts `weft serve .` with extra environment variables.
+    pub fn serve_env(&self, env: &[(&str, &str)]) -> Daemon<'_> {
+        self.serve_args_env(&["serve", "."], env)
+    }
+
+    pub fn serve_args_env(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon<'_> {
         let log = self.tmp.path().join(format!("serve-{}.log", rand_suffix()));
         let file = File::create(&log).expect("log file");
-        let child = self
-            .command()
+        let mut cmd = self.command();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .args(args)
             .stdout(Stdio::null())
             .stderr(file)

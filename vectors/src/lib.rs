@@ -54,6 +54,10 @@ const MAX_PARTITIONS: usize = 1024;
 const MIN_PQ_ROWS: usize = 256;
 /// Candidates re-ranked with exact distances per result once an index exists.
 const REFINE_FACTOR: u32 = 4;
+/// LanceDB's index cache budget per store (IVF-PQ partitions of the tables searched).
+const INDEX_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// LanceDB's metadata cache budget per store (manifests, fragment and file metadata).
+const METADATA_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// Old versions younger than this survive [`VectorTable::optimize`] so that
 /// in-flight reads of them keep working.
 const KEEP_VERSIONS_FOR_MINUTES: i64 = 5;
@@ -324,7 +328,16 @@ impl VectorStore {
         let uri = dir.to_string_lossy().into_owned();
         // Zero interval: every read sees the latest committed version, so two
         // handles on the same table (or another process) never read stale data.
+        // Bounded caches: LanceDB's defaults (6 GB of index cache, 1 GB of metadata) are
+        // budgets for a server; in a desktop process that also indexes they let the core's
+        // RSS grow with every version an upsert writes.
+        let session = Arc::new(lancedb::Session::new(
+            INDEX_CACHE_BYTES,
+            METADATA_CACHE_BYTES,
+            Arc::new(lancedb::ObjectStoreRegistry::default()),
+        ));
         let conn = lancedb::connect(&uri)
+            .session(session)
             .read_consistency_interval(Duration::ZERO)
             .execute()
             .await

@@ -11,11 +11,14 @@
 //! the old one is dropped. A table that LanceDB cannot read is dropped, recreated and refilled
 //! from the cache, without the model where the cache has the vectors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::params;
 use tokio::task::JoinHandle;
@@ -226,7 +229,7 @@ impl Embedder {
                     Err(RoundError::Fatal(e)) => return e,
                 }
             }
-            match self.round().await {
+            match self.rounds().await {
                 Ok(0) => {
                     if !idle_done {
                         if let Err(e) = self.when_idle().await {
@@ -370,14 +373,85 @@ impl Embedder {
     }
 
     /// One batch: returns how many chunks were completed.
-    async fn round(&mut self) -> Result<usize, RoundError> {
+    /// Embeds pending chunks until none is left (returns how many were stored). Up to
+    /// [`ROUNDS_IN_FLIGHT`] batches are with the pool at once, so the workers never wait
+    /// while a finished batch is written to LanceDB and SQLite; chunks of files the watcher
+    /// just reported ([`IndexService::take_fresh`]) go out at once, as urgent requests ahead
+    /// of the backlog, whatever is in flight.
+    async fn rounds(&mut self) -> Result<usize, RoundError> {
+        let fresh_notify = self.args.service.fresh_notify();
+        let mut inflight: FuturesUnordered<RoundFuture> = FuturesUnordered::new();
+        let mut busy: HashSet<i64> = HashSet::new();
+        let mut stored = 0;
+        let mut backlog_done = false;
+        loop {
+            // Fill: the just-changed files first (never limited), then the backlog.
+            loop {
+                let fresh = self.args.service.take_fresh();
+                let urgent = !fresh.is_empty();
+                if !urgent && (backlog_done || inflight.len() >= ROUNDS_IN_FLIGHT) {
+                    break;
+                }
+                let prepared = self.prepare(&busy, fresh).await?;
+                let Some(p) = prepared else {
+                    if !urgent {
+                        backlog_done = true;
+                    }
+                    continue;
+                };
+                if p.misses.is_empty() {
+                    // All from the cache: nothing to wait for.
+                    stored += self.store(p, None).await?;
+                    continue;
+                }
+                busy.extend(p.ready.iter().map(|(c, _)| c.id));
+                let texts: Vec<String> = p.misses.iter().map(|i| p.ready[*i].1.clone()).collect();
+                let pool = self.args.pool.clone();
+                inflight.push(Box::pin(async move {
+                    let out = embed_parallel(&pool, texts, p.urgent).await;
+                    (p, out)
+                }));
+            }
+            if inflight.is_empty() {
+                return Ok(stored);
+            }
+            let done = tokio::select! {
+                done = inflight.next() => done,
+                () = fresh_notify.notified() => continue,
+            };
+            let Some((p, out)) = done else {
+                return Ok(stored);
+            };
+            for (c, _) in &p.ready {
+                busy.remove(&c.id);
+            }
+            backlog_done = false;
+            let out = out.map_err(RoundError::Pool)?;
+            stored += self.store(p, Some(out)).await?;
+        }
+    }
+
+    /// Takes the next batch: pending chunks of `fresh` files, or else the newest pending
+    /// chunks, skipping those already with the pool (`busy`); reads their texts and looks
+    /// them up in the embedding cache. `None`: nothing to do.
+    async fn prepare(
+        &mut self,
+        busy: &HashSet<i64>,
+        fresh: Vec<(i64, String)>,
+    ) -> Result<Option<Prepared>, RoundError> {
         let storage = self.args.service.files().storage().clone();
         let limit = self.args.batch.max(1);
-        let pending = fetch_pending(&storage, limit)
+        let urgent = !fresh.is_empty();
+        let pending = fetch_pending(&storage, limit + busy.len(), fresh)
             .await
             .map_err(|e| RoundError::Fatal(e.to_string()))?;
+        let pending: Vec<Pending> = pending
+            .into_iter()
+            .filter(|p| !busy.contains(&p.id))
+            .take(limit)
+            .collect();
         if pending.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
         // Texts from the files; chunks whose file changed since chunking are left for the
         // indexer (asked to look at those files again).
@@ -396,9 +470,9 @@ impl Embedder {
             .filter_map(|(p, t)| t.map(|t| (p, t)))
             .collect();
         if ready.is_empty() {
-            // Everything in this batch was stale: give the indexer a moment.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return Ok(0);
+            // Everything in this batch was stale: the indexer re-chunks those files and
+            // wakes us when it wrote them.
+            return Ok(None);
         }
         // Cache first: the model is whatever the pool runs, learned from its replies.
         let model = self.args.service.embed_model();
@@ -415,13 +489,34 @@ impl Embedder {
             }
         }
         let misses: Vec<usize> = (0..ready.len()).filter(|i| vectors[*i].is_none()).collect();
+        Ok(Some(Prepared {
+            ready,
+            vectors,
+            misses,
+            model,
+            urgent,
+        }))
+    }
+
+    /// Writes a batch: the pool's vectors for the cache misses (`out`), the rest from the
+    /// cache, into the model's table, then marks the chunks done. Returns how many.
+    async fn store(
+        &mut self,
+        p: Prepared,
+        out: Option<crate::pool::EmbedOutput>,
+    ) -> Result<usize, RoundError> {
+        let storage = self.args.service.files().storage().clone();
+        let Prepared {
+            ready,
+            mut vectors,
+            misses,
+            model,
+            ..
+        } = p;
         let mut model_id = model.clone();
         let mut fresh: Vec<(String, Vec<f32>)> = Vec::new();
-        if !misses.is_empty() {
-            let texts: Vec<String> = misses.iter().map(|i| ready[*i].1.clone()).collect();
-            let out = embed_parallel(&self.args.pool, texts)
-                .await
-                .map_err(RoundError::Pool)?;
+        let misses_n = misses.len();
+        if let Some(out) = out {
             if out.count != misses.len() {
                 return Err(RoundError::Fatal(format!(
                     "the embed pool returned {} vectors for {} texts",
@@ -433,7 +528,8 @@ impl Embedder {
                 self.args.service.set_embed_model(&out.model_id);
                 if model_id.is_some() {
                     // The pool's model changed under us: this batch mixed the old model's
-                    // cached vectors with the new one's; redo it with the new model.
+                    // cached vectors with the new one's; the chunks stay pending and are
+                    // redone with the new model.
                     return Ok(0);
                 }
                 // First reply: nothing came from the cache (the model was unknown).
@@ -514,7 +610,12 @@ impl Embedder {
             .map_err(|e| RoundError::Fatal(e.to_string()))?;
         self.upserts += 1;
         let rate = self.rate.add(n);
-        self.args.service.update_vectors(|v| v.rate = rate);
+        let computed = misses_n as u64;
+        self.args.service.update_vectors(|v| {
+            v.rate = rate;
+            v.computed += computed;
+            v.from_cache += (n as u64).saturating_sub(computed);
+        });
         if self.upserts.is_multiple_of(OPTIMIZE_EVERY) {
             if let Err(e) = table.optimize().await {
                 tracing::warn!(table = %table_name, error = %e, "compacting the vector table failed; will retry");
@@ -734,22 +835,48 @@ enum RoundError {
     Fatal(String),
 }
 
-/// Texts per embed request: small enough that a batch spreads over every worker (and each
-/// worker's in-flight slots), big enough to keep the model's batching efficient.
-const SUB_BATCH: usize = 32;
+/// Texts per embed request: small enough that a batch spreads over every worker and that
+/// an urgent request waits little behind the one a worker is computing, big enough to keep
+/// the model's batching efficient.
+const SUB_BATCH: usize = 16;
+
+/// Batches with the pool at once: one being computed while the next waits in the queue, so
+/// no worker idles while a finished batch is stored.
+const ROUNDS_IN_FLIGHT: usize = 2;
+
+/// A batch with the pool, and its vectors when they come back.
+type RoundFuture =
+    Pin<Box<dyn Future<Output = (Prepared, Result<crate::pool::EmbedOutput, PoolError>)> + Send>>;
+
+/// A batch read and looked up in the cache, ready to embed.
+struct Prepared {
+    /// The chunks and their texts.
+    ready: Vec<(Pending, String)>,
+    /// Vectors found in the cache (`None`: to embed).
+    vectors: Vec<Option<Vec<f32>>>,
+    /// Indexes into `ready` of the cache misses.
+    misses: Vec<usize>,
+    /// The model the cache was read for.
+    model: Option<String>,
+    /// Chunks of just-changed files.
+    urgent: bool,
+}
 
 /// Embeds `texts` as concurrent requests of [`SUB_BATCH`], so every worker of the pool is
 /// busy, and joins the vectors back in order.
 async fn embed_parallel(
     pool: &PoolHandle,
     texts: Vec<String>,
+    urgent: bool,
 ) -> Result<crate::pool::EmbedOutput, PoolError> {
     let parts: Vec<Vec<String>> = texts.chunks(SUB_BATCH).map(<[String]>::to_vec).collect();
-    let outs = futures::future::try_join_all(
-        parts
-            .into_iter()
-            .map(|part| pool.embed(part, EmbedMode::Document)),
-    )
+    let outs = futures::future::try_join_all(parts.into_iter().map(|part| async move {
+        if urgent {
+            pool.embed_urgent(part).await
+        } else {
+            pool.embed(part, EmbedMode::Document).await
+        }
+    }))
     .await?;
     let mut iter = outs.into_iter();
     let Some(mut all) = iter.next() else {
@@ -775,21 +902,43 @@ async fn embed_parallel(
     Ok(all)
 }
 
-/// The newest pending chunks (recently changed files first).
+/// Pending chunks of the `fresh` files, or (when that is empty) the newest pending chunks
+/// (recently changed files first).
 async fn fetch_pending(
     storage: &crate::storage::Storage,
     limit: usize,
+    fresh: Vec<(i64, String)>,
 ) -> Result<Vec<Pending>, crate::storage::StorageError> {
     storage
         .read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT c.id, c.chunk_key, c.workspace_id, w.root, c.path, c.lang, c.kind, \
-                 c.start_line, c.end_line, c.start_byte, c.end_byte, c.header, c.content_hash, f.blake3 \
+            const COLUMNS: &str = "SELECT c.id, c.chunk_key, c.workspace_id, w.root, c.path, \
+                 c.lang, c.kind, c.start_line, c.end_line, c.start_byte, c.end_byte, c.header, \
+                 c.content_hash, f.blake3 \
                  FROM chunks c JOIN files f ON f.workspace_id = c.workspace_id AND f.path = c.path \
-                 JOIN workspaces w ON w.id = c.workspace_id \
-                 WHERE c.pending = 1 ORDER BY c.id DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(64)], |r| {
+                 JOIN workspaces w ON w.id = c.workspace_id";
+            let limit = i64::try_from(limit).unwrap_or(64);
+            let mut stmt = if fresh.is_empty() {
+                conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE c.pending = 1 AND ?2 = '' AND ?3 = 0 ORDER BY c.id DESC LIMIT ?1"
+                ))?
+            } else {
+                conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE c.workspace_id = ?3 AND c.path = ?2 AND c.pending = 1 \
+                     ORDER BY c.id DESC LIMIT ?1"
+                ))?
+            };
+            let keys: Vec<(i64, String)> = if fresh.is_empty() {
+                vec![(0, String::new())]
+            } else {
+                fresh
+            };
+            let mut out = Vec::new();
+            for (ws, path) in keys {
+                let left = limit - i64::try_from(out.len()).unwrap_or(limit);
+                if left <= 0 {
+                    break;
+                }
+                let rows = stmt.query_map(params![left, path, ws], |r| {
                 Ok(Pending {
                     id: r.get(0)?,
                     key: r.get(1)?,
@@ -806,8 +955,12 @@ async fn fetch_pending(
                     content_hash: r.get(12)?,
                     file_hash: r.get(13)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
         })
         .await
 }

@@ -22,7 +22,7 @@ use weft_chunk::{chunk_text, split_terms, ChunkOptions, Lang};
 
 use super::progress::Progress;
 use super::read::{read_stable, ReadSkip};
-use super::walk::{walk, WalkError, WalkOptions, WalkOutcome};
+use super::walk::{walk, Walk, WalkError, WalkOptions, WalkOutcome};
 use crate::storage::{Storage, StorageError};
 
 /// A batch is written once it holds this many files...
@@ -216,6 +216,8 @@ struct ChunkRow {
 /// One symbol ready to write.
 #[derive(Debug)]
 struct SymbolRow {
+    /// Index into the file's chunks of the chunk holding the symbol's first line.
+    chunk: usize,
     name: String,
     kind: &'static str,
     container: Option<String>,
@@ -389,12 +391,18 @@ impl FileIndex {
         progress: &Arc<Progress>,
     ) -> Result<ScanReport, IndexError> {
         let opts = self.checked(workspace, opts).await?;
+        // The walk starts first (on its own threads) and fills its channel while the known
+        // rows load: on a no-op re-index the two together are most of the time.
+        let walk_opts = opts.walk.clone();
+        let walker = tokio::task::spawn_blocking(move || walk(&walk_opts))
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))??;
         let known = self.load_known(workspace, None).await?;
         progress.start();
         let progress2 = Arc::clone(progress);
         let report = self
             .run(workspace, move |tx| {
-                scan_blocking(workspace, &opts, known, &progress2, tx)
+                scan_blocking(workspace, &opts, walker, known, &progress2, tx)
             })
             .await;
         progress.finish();
@@ -607,6 +615,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
             )?;
             let mut untomb =
                 tx.prepare_cached("DELETE FROM vector_tombstones WHERE chunk_key = ?1")?;
+            let mut rowids = Vec::with_capacity(chunks.len());
             for c in chunks {
                 let rowid = insert_chunk.insert(params![
                     id,
@@ -623,6 +632,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
                     c.content_hash,
                     i64::from(!c.blank),
                 ])?;
+                rowids.push(rowid);
                 let body = text.get(c.start_byte..c.end_byte).unwrap_or_default();
                 let symbol = match (&c.symbol, &c.header) {
                     (Some(s), Some(h)) => format!("{s} {h}"),
@@ -636,15 +646,16 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
                 }
             }
             let mut insert_symbol = tx.prepare_cached(
-                "INSERT INTO symbols (workspace_id, path, name, name_lower, kind, container, \
-                 start_line, end_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO symbols (chunk_id, name, kind, container, start_line, end_line) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for s in symbols {
+                let Some(chunk_id) = rowids.get(s.chunk) else {
+                    continue;
+                };
                 insert_symbol.execute(params![
-                    id,
-                    path,
+                    chunk_id,
                     s.name,
-                    s.name.to_lowercase(),
                     s.kind,
                     s.container,
                     s.start_line,
@@ -696,11 +707,11 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
     Ok(())
 }
 
-/// Removes a file's chunks (with their FTS rows, via the trigger), symbols and jobs.
+/// Removes a file's chunks (with their FTS rows, via the trigger, and their symbols, by
+/// cascade) and jobs.
 fn delete_derived(tx: &rusqlite::Transaction<'_>, id: i64, path: &str) -> Result<(), StorageError> {
     for sql in [
         "DELETE FROM chunks WHERE workspace_id = ?1 AND path = ?2",
-        "DELETE FROM symbols WHERE workspace_id = ?1 AND path = ?2",
         "DELETE FROM jobs WHERE workspace_id = ?1 AND path = ?2",
     ] {
         tx.prepare_cached(sql)?.execute(params![id, path])?;
@@ -777,11 +788,11 @@ impl<'a> Batcher<'a> {
 fn scan_blocking(
     workspace: WorkspaceId,
     opts: &IndexOptions,
+    walker: Walk,
     mut known: HashMap<String, Known>,
     progress: &Progress,
     tx: &mpsc::Sender<Vec<Op>>,
 ) -> Result<ScanReport, IndexError> {
-    let walker = walk(&opts.walk)?;
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(256);
     let work_rx = Mutex::new(work_rx);
     let threads = opts.thread_count();
@@ -1015,10 +1026,12 @@ fn index_file(
             }
         })
         .collect();
+    // Chunks tile the file in order, so the chunk holding a line is found by binary search.
     let symbols = chunked
         .symbols
         .into_iter()
         .map(|s| SymbolRow {
+            chunk: chunks.partition_point(|c| c.end_line < s.start_line),
             name: s.name,
             kind: s.kind,
             container: s.container,

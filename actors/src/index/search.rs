@@ -8,8 +8,9 @@
 //! no longer exist in SQLite are dropped, so a deleted file is never returned even before its
 //! vectors are removed).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use weft_chunk::{fts_query, Conjunction, Lang};
@@ -114,6 +115,10 @@ pub struct SearchResponse {
     pub notes: Vec<String>,
     /// Milliseconds spent, query embedding included.
     pub took_ms: f64,
+    /// Milliseconds per stage: `fts`, `symbol`, `vector` (query embedding included; the
+    /// three run concurrently) and `fuse` (ranking, snippets, stale checks).
+    #[serde(default)]
+    pub signal_ms: BTreeMap<String, f64>,
 }
 
 /// Metadata of a chunk, as search shows it.
@@ -285,8 +290,9 @@ fn filter_values(f: &Filters) -> Vec<rusqlite::types::Value> {
     ]
 }
 
-/// Symbol signal: definitions whose name equals a query word (case-insensitive), then those
-/// it prefixes; each maps to the chunk holding the definition's first line.
+/// Symbol signal: definitions whose name equals a query word (ASCII case-insensitive: the
+/// column's NOCASE collation), then those it prefixes; each maps to the chunk holding the
+/// definition's first line.
 pub(crate) async fn symbol_signal(
     storage: &Storage,
     query: &str,
@@ -296,7 +302,7 @@ pub(crate) async fn symbol_signal(
     let words: Vec<String> = query
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
         .filter(|w| w.len() >= 2)
-        .map(str::to_lowercase)
+        .map(str::to_owned)
         .collect();
     if words.is_empty() {
         return Ok(Vec::new());
@@ -305,12 +311,11 @@ pub(crate) async fn symbol_signal(
     Ok(storage
         .read(move |conn| {
             let sql = format!(
-                "SELECT c.id, s.name_lower = ?1 FROM symbols s \
-                 JOIN chunks c ON c.workspace_id = s.workspace_id AND c.path = s.path \
-                   AND c.start_line <= s.start_line AND c.end_line >= s.start_line \
-                 WHERE (s.name_lower = ?1 OR (?3 AND s.name_lower >= ?1 AND s.name_lower < ?1 || x'7f')) \
+                "SELECT c.id, s.name = ?1 FROM symbols s \
+                 JOIN chunks c ON c.id = s.chunk_id \
+                 WHERE (s.name = ?1 OR (?3 AND s.name >= ?1 AND s.name < ?1 || x'7f')) \
                    AND {} \
-                 ORDER BY s.name_lower = ?1 DESC, length(s.name_lower), \
+                 ORDER BY s.name = ?1 DESC, length(s.name), \
                    CASE WHEN s.kind IN ('struct', 'class', 'enum', 'trait', 'interface', 'type', 'union') THEN 0 \
                         WHEN s.kind IN ('function', 'method', 'macro', 'const') THEN 1 \
                         WHEN s.kind IN ('impl', 'module') THEN 2 ELSE 3 END, \
@@ -664,7 +669,7 @@ pub async fn search(
     pool: Option<&crate::pool::PoolHandle>,
     req: &SearchRequest,
 ) -> Result<SearchResponse, SearchError> {
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let (query, filters, k, depth) = plan(req)?;
     let storage = svc.files().storage();
     let mut notes = Vec::new();
@@ -676,22 +681,31 @@ pub async fn search(
         }
     };
     let lexical = !req.vector_only;
-    let (fts, symbol, vector) = tokio::join!(
+    let timed = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let ((fts, fts_ms), (symbol, symbol_ms), (vector, vector_ms)) = tokio::join!(
         async {
-            if lexical {
+            let t = Instant::now();
+            let r = if lexical {
                 fts_signal(storage, query, &filters, depth).await
             } else {
                 Ok(Vec::new())
-            }
+            };
+            (r, timed(t))
         },
         async {
-            if lexical {
+            let t = Instant::now();
+            let r = if lexical {
                 symbol_signal(storage, query, &filters, depth).await
             } else {
                 Ok(Vec::new())
-            }
+            };
+            (r, timed(t))
         },
-        vector_side
+        async {
+            let t = Instant::now();
+            let r = vector_side.await;
+            (r, timed(t))
+        }
     );
     let (fts, symbol) = (fts?, symbol?);
     let (vector, vmeta) = match vector {
@@ -702,7 +716,14 @@ pub async fn search(
         }
     };
     let (nf, ns, nv) = (fts.len(), symbol.len(), vector.len());
+    let t_fuse = Instant::now();
     let hits = fuse(storage, query, fts, symbol, vector, vmeta, k).await?;
+    let signal_ms = BTreeMap::from([
+        ("fts".to_owned(), fts_ms),
+        ("symbol".to_owned(), symbol_ms),
+        ("vector".to_owned(), vector_ms),
+        ("fuse".to_owned(), timed(t_fuse)),
+    ]);
     Ok(SearchResponse {
         hits,
         fts_candidates: nf,
@@ -710,6 +731,7 @@ pub async fn search(
         vector_candidates: nv,
         notes,
         took_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        signal_ms,
     })
 }
 
@@ -750,10 +772,20 @@ async fn vector_signal(
     if let Some(kd) = &filters.kind {
         conds.push(format!("kind = '{}'", kd.replace('\'', "''")));
     }
+    if let Some(glob) = &filters.glob {
+        // The glob as a LanceDB prefilter, so the nearest vectors are searched among the
+        // matching paths only (a post-filter would miss a file's chunks whenever other files
+        // hold `depth` nearer ones). LIKE's `_` and `%` also match themselves, so the
+        // pattern accepts a superset of the glob; `filters.accepts` below is exact.
+        conds.push(format!(
+            "path LIKE '{}'",
+            glob_to_like(glob).replace('\'', "''")
+        ));
+    }
     let filter = (!conds.is_empty()).then(|| conds.join(" AND "));
-    // Over-fetch when a path glob filters after the search.
+    // Over-fetch a little: the LIKE superset and chunks gone from SQLite are dropped below.
     let fetch = if filters.glob.is_some() {
-        depth * 4
+        depth * 2
     } else {
         depth
     };
@@ -785,13 +817,30 @@ async fn vector_signal(
     Ok((ranked, keep))
 }
 
+/// The filter's path glob (SQLite GLOB form, see [`sqlite_glob`]: `*` crosses `/`, `?` is
+/// one character) as a SQL LIKE pattern for LanceDB.
+fn glob_to_like(glob: &str) -> String {
+    let mut out = String::with_capacity(glob.len());
+    let mut prev_star = false;
+    for c in glob.chars() {
+        match c {
+            '*' if prev_star => {}
+            '*' => out.push('%'),
+            '?' => out.push('_'),
+            c => out.push(c),
+        }
+        prev_star = c == '*';
+    }
+    out
+}
+
 /// Keyword and symbol search only: what works before any vector exists (and what `search`
 /// does when the embed pool is down).
 pub async fn search_lexical(
     storage: &Storage,
     req: &SearchRequest,
 ) -> Result<SearchResponse, SearchError> {
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let (query, filters, k, depth) = plan(req)?;
     let fts = fts_signal(storage, query, &filters, depth).await?;
     let symbol = symbol_signal(storage, query, &filters, depth).await?;
@@ -804,6 +853,7 @@ pub async fn search_lexical(
         vector_candidates: 0,
         notes: Vec::new(),
         took_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        signal_ms: BTreeMap::new(),
     })
 }
 
@@ -818,6 +868,9 @@ mod tests {
         assert!(glob_match(&sqlite_glob("src/**/*.rs"), "src/a/b.rs"));
         assert!(glob_match(&sqlite_glob("*.rs"), "x/y/z.rs"));
         assert!(!glob_match(&sqlite_glob("*.rs"), "x/y/z.py"));
+        assert_eq!(glob_to_like(&sqlite_glob("src/**/*.rs")), "src/%.rs");
+        assert_eq!(glob_to_like(&sqlite_glob("src/a?.rs")), "src/a_.rs");
+        assert_eq!(glob_to_like("a/b_c.rs"), "a/b_c.rs");
     }
 
     #[test]

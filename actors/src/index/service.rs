@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::Serialize;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 use tokio::task::JoinHandle;
 use weft_chunk::ChunkOptions;
 use weft_vectors::{VectorError, VectorStore, VectorTable};
@@ -40,8 +40,14 @@ struct Inner {
     actor: Mutex<Option<ActorRef<IndexerMsg>>>,
     /// Wakes the embedder when new chunks are written.
     chunks_written: Arc<Notify>,
+    /// Files the watcher just reported changed, for the embedder to take first.
+    fresh: Mutex<Vec<(i64, String)>>,
+    /// Notified when `fresh` gets paths.
+    fresh_notify: Arc<Notify>,
     /// Bumped after every committed scan or update, so waiters can tell "written".
     generation: AtomicU64,
+    /// Paths (relative) of a workspace just brought up to date; `[""]` after a full scan.
+    fs_changes: broadcast::Sender<(i64, Vec<String>)>,
     vectors: Mutex<VectorStatus>,
     vector_dir: PathBuf,
     store: tokio::sync::OnceCell<VectorStore>,
@@ -66,6 +72,13 @@ pub struct VectorStatus {
     pub building: Option<String>,
     /// Why vectors are not being made right now (pool down, ...).
     pub blocked: Option<String>,
+    /// Chunks the embed pool computed since start.
+    #[serde(default)]
+    pub computed: u64,
+    /// Chunks whose vector came from the embedding cache since start (identical text
+    /// embedded before: vendored copies, branch switches, a rebuilt table).
+    #[serde(default)]
+    pub from_cache: u64,
 }
 
 /// One workspace's live state.
@@ -82,13 +95,18 @@ pub struct WsState {
     last_scan: Mutex<Option<ScanSummary>>,
     scans: AtomicU64,
     updates: AtomicU64,
-    /// Row counts, recomputed at most once per [`COUNTS_TTL`]: counting a big index costs
-    /// tens of milliseconds, and the UI polls status several times a second.
-    counts: Mutex<Option<(Instant, IndexCounts)>>,
+    /// Row counts, recomputed at most once per [`COUNTS_TTL`] and whenever the index
+    /// generation moved (a scan or an update wrote): counting a big index costs tens of
+    /// milliseconds, and the UI polls status several times a second.
+    counts: Mutex<Option<(Instant, u64, IndexCounts)>>,
 }
 
 /// How long row counts in status may be reused.
 const COUNTS_TTL: Duration = Duration::from_millis(1000);
+
+/// Change batches a [`IndexService::subscribe_fs`] receiver may fall behind before it is told
+/// it lagged (and must treat everything as changed).
+const FS_CHANGES: usize = 256;
 
 /// What the last full scan of a workspace found.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -192,7 +210,10 @@ impl IndexService {
                 workspaces: Mutex::new(BTreeMap::new()),
                 actor: Mutex::new(None),
                 chunks_written: Arc::new(Notify::new()),
+                fresh: Mutex::new(Vec::new()),
+                fresh_notify: Arc::new(Notify::new()),
                 generation: AtomicU64::new(0),
+                fs_changes: broadcast::channel(FS_CHANGES).0,
                 vectors: Mutex::new(VectorStatus::default()),
                 vector_dir,
                 store: tokio::sync::OnceCell::new(),
@@ -270,6 +291,36 @@ impl IndexService {
         Arc::clone(&self.inner.chunks_written)
     }
 
+    /// Records files (relative paths of `workspace`) that just changed: the embedder embeds
+    /// their chunks ahead of any backlog.
+    pub fn mark_fresh(&self, workspace: i64, paths: Vec<String>) {
+        if paths.is_empty() {
+            return;
+        }
+        if let Ok(mut f) = self.inner.fresh.lock() {
+            for p in paths {
+                if !f.iter().any(|(w, q)| *w == workspace && *q == p) {
+                    f.push((workspace, p));
+                }
+            }
+        }
+        self.inner.fresh_notify.notify_one();
+    }
+
+    /// Takes the files [`IndexService::mark_fresh`] recorded.
+    pub fn take_fresh(&self) -> Vec<(i64, String)> {
+        self.inner
+            .fresh
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
+    }
+
+    /// Notified when [`IndexService::mark_fresh`] records files.
+    pub fn fresh_notify(&self) -> Arc<Notify> {
+        Arc::clone(&self.inner.fresh_notify)
+    }
+
     /// Indexing options for a root, from the settings.
     pub fn options(&self, root: &Path) -> IndexOptions {
         let c = &self.inner.config;
@@ -303,6 +354,50 @@ impl IndexService {
             ),
         }
         Ok(id)
+    }
+
+    /// Brings these paths (relative to the workspace root) up to date now, through the same
+    /// per-workspace update the watcher's changes take (for saves made through the API, which
+    /// must not wait for, or depend on, the watcher).
+    pub fn update_paths_now(
+        &self,
+        workspace: WorkspaceId,
+        paths: Vec<PathBuf>,
+    ) -> Result<(), String> {
+        let actor = self.inner.actor.lock().ok().and_then(|a| a.clone());
+        match actor {
+            Some(actor) => actor
+                .cast(IndexerMsg::Paths(workspace, paths))
+                .map_err(|_| {
+                    "the indexer is restarting; its rescan picks the change up".to_owned()
+                }),
+            None => Err("the indexer is not running; check `weft status`".to_owned()),
+        }
+    }
+
+    /// Follows file changes as the index applies them: `(workspace, relative paths)`, and
+    /// `(workspace, [""])` after a full scan. A receiver that falls behind gets `Lagged`.
+    pub fn subscribe_fs(&self) -> broadcast::Receiver<(i64, Vec<String>)> {
+        self.inner.fs_changes.subscribe()
+    }
+
+    /// A cheap marker of indexing activity (no database reads): the generation and each live
+    /// workspace's phase and scan counters. The UI stream sends progress when it moves.
+    pub fn activity(&self) -> (u64, Vec<(i64, String, ProgressSnapshot)>) {
+        let live: Vec<Arc<WsState>> = self
+            .inner
+            .workspaces
+            .lock()
+            .map(|w| w.values().cloned().collect())
+            .unwrap_or_default();
+        let list = live
+            .iter()
+            .map(|ws| {
+                let phase = ws.phase.lock().map(|p| (*p).to_owned()).unwrap_or_default();
+                (ws.id.0, phase, ws.progress.snapshot())
+            })
+            .collect();
+        (self.inner.generation.load(Ordering::Relaxed), list)
     }
 
     /// Asks for a full rescan of one workspace (or all).
@@ -349,6 +444,7 @@ impl IndexService {
             .map(|w| w.clone())
             .unwrap_or_default();
         let mut out = Vec::new();
+        let generation = self.inner.generation.load(Ordering::Relaxed);
         for ws in registered {
             let state = live.get(&ws.id);
             let cached = state.and_then(|s| {
@@ -356,8 +452,8 @@ impl IndexService {
                     .lock()
                     .ok()
                     .and_then(|c| c.clone())
-                    .filter(|(at, _)| at.elapsed() < COUNTS_TTL)
-                    .map(|(_, c)| c)
+                    .filter(|(at, g, _)| at.elapsed() < COUNTS_TTL && *g == generation)
+                    .map(|(_, _, c)| c)
             });
             let counts = match cached {
                 Some(c) => c,
@@ -365,7 +461,7 @@ impl IndexService {
                     let c = self.inner.files.counts(ws.id).await?;
                     if let Some(s) = state {
                         if let Ok(mut slot) = s.counts.lock() {
-                            *slot = Some((Instant::now(), c.clone()));
+                            *slot = Some((Instant::now(), generation, c.clone()));
                         }
                     }
                     c
@@ -406,6 +502,8 @@ pub enum IndexerMsg {
     Open(WorkspaceId),
     /// Rescan one workspace, or all.
     Rescan(Option<WorkspaceId>),
+    /// Bring these paths (relative to the root) of a workspace up to date now.
+    Paths(WorkspaceId, Vec<PathBuf>),
     /// A workspace task ended; with an error, the actor fails (and is restarted).
     Ended(WorkspaceId, Option<String>),
 }
@@ -437,6 +535,7 @@ impl Drop for IndexerState {
 /// Commands to a workspace task.
 enum WsCmd {
     Rescan,
+    Paths(Vec<PathBuf>),
 }
 
 impl Actor for IndexerActor {
@@ -483,6 +582,11 @@ impl Actor for IndexerActor {
                     if which.is_none_or(|w| w == *id) {
                         let _ = tx.send(WsCmd::Rescan);
                     }
+                }
+            }
+            IndexerMsg::Paths(id, paths) => {
+                if let Some((_, tx)) = state.tasks.get(&id) {
+                    let _ = tx.send(WsCmd::Paths(paths));
                 }
             }
             IndexerMsg::Ended(id, error) => {
@@ -542,8 +646,8 @@ async fn workspace_loop(
         ws.set_error(Some(msg.clone()));
         tracing::warn!(workspace = ws.id.0, "{msg}");
         // Not a failure of the indexer: wait for a rescan request.
-        while let Some(WsCmd::Rescan) = cmds.recv().await {
-            if ws.root.is_dir() {
+        while let Some(cmd) = cmds.recv().await {
+            if matches!(cmd, WsCmd::Rescan) && ws.root.is_dir() {
                 break;
             }
         }
@@ -590,26 +694,7 @@ async fn workspace_loop(
                     while let Ok(WatchEvent::Paths(more)) = wrx.try_recv() {
                         rel.extend(more.iter().filter_map(|p| p.strip_prefix(&ws.root).ok().map(Path::to_path_buf)));
                     }
-                    if rel.is_empty() {
-                        continue;
-                    }
-                    ws.set_phase("updating");
-                    let t0 = Instant::now();
-                    let report = service
-                        .inner
-                        .files
-                        .update_paths(ws.id, &opts, rel, &ws.progress)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    ws.updates.fetch_add(1, Ordering::Relaxed);
-                    ws.set_phase("idle");
-                    service.wrote();
-                    tracing::debug!(
-                        workspace = ws.id.0,
-                        new = report.new, changed = report.changed, removed = report.removed,
-                        ms = t0.elapsed().as_millis() as u64,
-                        "applied file changes"
-                    );
+                    apply_paths(service, ws, &opts, rel).await?;
                 }
                 Some(WatchEvent::Rescan { reason }) => {
                     tracing::info!(workspace = ws.id.0, %reason, "rescanning the workspace");
@@ -622,10 +707,51 @@ async fn workspace_loop(
             },
             cmd = cmds.recv() => match cmd {
                 Some(WsCmd::Rescan) => full_scan(service, ws, &opts).await?,
+                Some(WsCmd::Paths(rel)) => apply_paths(service, ws, &opts, rel).await?,
                 None => return Ok(()),
             },
         }
     }
+}
+
+/// Brings changed paths (relative to the root) up to date: the watcher's batches and saves
+/// made through the API take this same path.
+async fn apply_paths(
+    service: &IndexService,
+    ws: &Arc<WsState>,
+    opts: &IndexOptions,
+    rel: Vec<PathBuf>,
+) -> Result<(), String> {
+    if rel.is_empty() {
+        return Ok(());
+    }
+    ws.set_phase("updating");
+    let t0 = Instant::now();
+    let fresh: Vec<String> = rel
+        .iter()
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .collect();
+    let report = service
+        .inner
+        .files
+        .update_paths(ws.id, opts, rel, &ws.progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    ws.updates.fetch_add(1, Ordering::Relaxed);
+    service.mark_fresh(ws.id.0, fresh.clone());
+    service.wrote();
+    // No receiver is not an error: nobody follows the stream right now.
+    let _ = service.inner.fs_changes.send((ws.id.0, fresh));
+    ws.set_phase("idle");
+    tracing::debug!(
+        workspace = ws.id.0,
+        new = report.new,
+        changed = report.changed,
+        removed = report.removed,
+        ms = t0.elapsed().as_millis() as u64,
+        "applied file changes"
+    );
+    Ok(())
 }
 
 fn describe(w: &Watcher) -> String {
@@ -686,9 +812,15 @@ async fn full_scan(
         *l = Some(summary);
     }
     ws.scans.fetch_add(1, Ordering::Relaxed);
+    // The generation moves before the phase says idle, so a status that reads "idle" never
+    // shows counts cached from before the scan ended.
+    service.wrote();
     ws.set_phase("idle");
     ws.set_error(None);
-    service.wrote();
+    let _ = service
+        .inner
+        .fs_changes
+        .send((ws.id.0, vec![String::new()]));
     if !report.retry_later.is_empty() {
         // Files that changed while read: try them again shortly.
         let paths = report.retry_later.clone();

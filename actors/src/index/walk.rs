@@ -22,8 +22,15 @@ pub const WEFTIGNORE: &str = ".weftignore";
 /// is enough to notice them without paying to read, chunk and embed them.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
-/// How many walked entries may wait for the consumer before the walker threads block.
-const CHANNEL_CAPACITY: usize = 256;
+/// Entries a walker thread collects before handing them over: one channel send (and one
+/// wake-up of the consumer) per batch instead of per file. Per-file sends cost a futex
+/// wake-up each, a large part of a no-op re-index of a big tree.
+const BATCH: usize = 128;
+
+/// How many batches may wait for the consumer before the walker threads block (a few
+/// thousand entries, a few hundred KB: enough for the walk to run ahead while a scan loads
+/// the known rows).
+const CHANNEL_CAPACITY: usize = 32;
 
 /// What to walk and how; [`WalkOptions::new`] gives the defaults the daemon uses.
 #[derive(Debug, Clone)]
@@ -139,7 +146,8 @@ pub enum WalkError {
 /// A running walk: an iterator over [`WalkEntry`]s, in no particular order. Dropping it stops
 /// the walker threads early.
 pub struct Walk {
-    rx: Option<Receiver<WalkEntry>>,
+    rx: Option<Receiver<Vec<WalkEntry>>>,
+    current: std::vec::IntoIter<WalkEntry>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -153,7 +161,12 @@ impl Iterator for Walk {
     type Item = WalkEntry;
 
     fn next(&mut self) -> Option<WalkEntry> {
-        self.rx.as_ref()?.recv().ok()
+        loop {
+            if let Some(entry) = self.current.next() {
+                return Some(entry);
+            }
+            self.current = self.rx.as_ref()?.recv().ok()?.into_iter();
+        }
     }
 }
 
@@ -200,13 +213,14 @@ pub fn walk(opts: &WalkOptions) -> Result<Walk, WalkError> {
         .map_err(WalkError::Thread)?;
     Ok(Walk {
         rx: Some(rx),
+        current: Vec::new().into_iter(),
         handle: Some(handle),
     })
 }
 
 /// The walker thread's body: builds the `ignore` walker and feeds the channel until the walk
 /// ends or the consumer goes away.
-fn run_walk(opts: &WalkOptions, tx: &SyncSender<WalkEntry>) {
+fn run_walk(opts: &WalkOptions, tx: &SyncSender<Vec<WalkEntry>>) {
     let start = match &opts.start {
         Some(start) => opts.root.join(start),
         None => opts.root.clone(),
@@ -230,18 +244,46 @@ fn run_walk(opts: &WalkOptions, tx: &SyncSender<WalkEntry>) {
     let max = opts.max_file_bytes;
     let dirs = opts.yield_dirs;
     builder.build_parallel().run(|| {
-        let tx = tx.clone();
+        // Dropped when this walker thread finishes, which sends what is left.
+        let mut out = Batcher {
+            tx: tx.clone(),
+            batch: Vec::with_capacity(BATCH),
+        };
         let root = root.clone();
         Box::new(move |result| {
             let Some(entry) = classify(&root, max, dirs, result) else {
                 return WalkState::Continue;
             };
-            match tx.send(entry) {
-                Ok(()) => WalkState::Continue,
-                Err(_) => WalkState::Quit,
+            out.batch.push(entry);
+            if out.batch.len() >= BATCH && !out.flush() {
+                return WalkState::Quit;
             }
+            WalkState::Continue
         })
     });
+}
+
+/// One walker thread's entries on their way to the consumer.
+struct Batcher {
+    tx: SyncSender<Vec<WalkEntry>>,
+    batch: Vec<WalkEntry>,
+}
+
+impl Batcher {
+    /// Sends the batch; false when the consumer went away.
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.send(batch).is_ok()
+    }
+}
+
+impl Drop for Batcher {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Turns one result of the `ignore` walker into a [`WalkEntry`], or `None` for directories

@@ -26,6 +26,7 @@ use weft_proto::worker::{
 
 use super::rpc::authed;
 use super::{EmbedOutput, PoolError, PoolShared};
+use crate::config::PoolKind;
 use crate::supervision::EventSink;
 
 /// Attempts for a pure (embed / NER) job before its error is returned.
@@ -40,6 +41,8 @@ pub enum Payload {
         texts: Arc<Vec<String>>,
         /// 0 document, 1 query (the proto enum).
         mode: i32,
+        /// Documents someone waits for (a file just edited): queued like a query.
+        urgent: bool,
     },
     /// Extract entities.
     Extract {
@@ -58,9 +61,13 @@ pub enum Payload {
 }
 
 impl Payload {
-    /// Whether a person is waiting on this job (query embeddings): it is queued first.
+    /// Whether a person is waiting on this job (query embeddings, a just-edited file's
+    /// chunks): it is queued first and may use the slot kept free for such work.
     pub fn is_interactive(&self) -> bool {
-        matches!(self, Payload::Embed { mode: 1, .. })
+        matches!(
+            self,
+            Payload::Embed { mode: 1, .. } | Payload::Embed { urgent: true, .. }
+        )
     }
 }
 
@@ -157,6 +164,8 @@ struct Slot {
     epoch: u64,
     incarnation: u64,
     in_flight: u32,
+    /// How many of `in_flight` are bulk (not interactive) jobs.
+    bulk: u32,
     /// After a transport failure the worker gets no work for a moment: it is most likely
     /// dead, and its supervisor will say so (WorkerDown) or bring it back (WorkerUp).
     quarantined_until: Option<Instant>,
@@ -252,6 +261,7 @@ impl Actor for Dispatcher {
                         epoch: state.next_epoch,
                         incarnation,
                         in_flight: 0,
+                        bulk: 0,
                         quarantined_until: None,
                         served: 0,
                         path,
@@ -277,9 +287,16 @@ impl Actor for Dispatcher {
                 epoch,
                 result,
             } => {
+                let bulk = state
+                    .ledger
+                    .get(&job)
+                    .is_some_and(|j| !j.payload.is_interactive());
                 // Results from a previous registration of this worker do not touch the new one.
                 if let Some(slot) = state.workers.get_mut(&worker).filter(|s| s.epoch == epoch) {
                     slot.in_flight = slot.in_flight.saturating_sub(1);
+                    if bulk {
+                        slot.bulk = slot.bulk.saturating_sub(1);
+                    }
                     if matches!(result, Err(CallError::Transport(_))) {
                         slot.quarantined_until = Some(Instant::now() + QUARANTINE);
                     }
@@ -340,15 +357,34 @@ impl DispatcherState {
         }
     }
 
+    /// In-flight jobs per worker that bulk work may take. The embed pool keeps one slot of
+    /// each worker for interactive work (query embeddings, a just-edited file), so a search
+    /// waits for at most the one bulk batch the worker is computing, never for a queue of
+    /// them; other pools have no interactive work and use every slot.
+    fn bulk_cap(&self) -> u32 {
+        let cap = self.shared.settings.inflight.max(1);
+        if self.shared.kind == PoolKind::Embed && cap >= 2 {
+            cap - 1
+        } else {
+            cap
+        }
+    }
+
     /// Starts as many queued jobs as the ready workers' in-flight caps allow.
     fn pump(&mut self, myself: &ActorRef<DispatchMsg>) {
         let cap = self.shared.settings.inflight.max(1);
+        let bulk_cap = self.bulk_cap();
         let now = Instant::now();
-        while !self.queue.is_empty() {
+        while let Some(front) = self.queue.front() {
+            let interactive = front.payload.is_interactive();
             let Some((worker, slot)) = self
                 .workers
                 .iter_mut()
-                .filter(|(_, s)| s.in_flight < cap && s.quarantined_until.is_none_or(|t| now >= t))
+                .filter(|(_, s)| {
+                    s.in_flight < cap
+                        && (interactive || s.bulk < bulk_cap)
+                        && s.quarantined_until.is_none_or(|t| now >= t)
+                })
                 .min_by_key(|(_, s)| s.in_flight)
             else {
                 break;
@@ -362,6 +398,9 @@ impl DispatcherState {
             }
             job.attempts += 1;
             slot.in_flight += 1;
+            if !interactive {
+                slot.bulk += 1;
+            }
             let channel = slot.channel.clone();
             let token = slot.token.clone();
             let epoch = slot.epoch;
@@ -405,13 +444,13 @@ impl DispatcherState {
         // Scaling with hysteresis: a backlog beyond what the ready workers can take, or every
         // slot busy, for `scale_up_after` adds a worker; `idle_retire` without work retires
         // one.
-        let settings = self.shared.settings;
-        let capacity = self.workers.len() as u32 * settings.inflight.max(1);
+        let capacity = self.workers.len() as u32 * self.bulk_cap();
         let backlog = self.queue.len() as u32;
-        // Every in-flight slot taken counts as pressure too: a caller that keeps exactly
+        // Every bulk slot taken counts as pressure too: a caller that keeps exactly
         // `capacity` requests in flight (the indexer's embedder) never builds a queue, yet
         // one worker is all it gets without this.
-        let saturated = !self.workers.is_empty() && self.ledger.len() as u32 >= capacity;
+        let bulk: u32 = self.workers.values().map(|s| s.bulk).sum();
+        let saturated = !self.workers.is_empty() && bulk >= capacity;
         if (backlog > 0 && (self.workers.is_empty() || backlog > capacity)) || saturated {
             self.busy_ticks += 1;
             self.idle_ticks = 0;
@@ -443,7 +482,7 @@ async fn call(
     token: Option<&str>,
 ) -> Result<Output, CallError> {
     match payload {
-        Payload::Embed { texts, mode } => {
+        Payload::Embed { texts, mode, .. } => {
             let req = EmbedRequest {
                 texts: texts.as_ref().clone(),
                 mode,

@@ -482,6 +482,21 @@ impl PoolHandle {
         texts: Vec<String>,
         mode: EmbedMode,
     ) -> Result<EmbedOutput, PoolError> {
+        self.embed_with(texts, mode, false).await
+    }
+
+    /// Embeds documents someone is waiting for (a file just edited): they are queued ahead
+    /// of bulk work, like queries.
+    pub async fn embed_urgent(&self, texts: Vec<String>) -> Result<EmbedOutput, PoolError> {
+        self.embed_with(texts, EmbedMode::Document, true).await
+    }
+
+    async fn embed_with(
+        &self,
+        texts: Vec<String>,
+        mode: EmbedMode,
+        urgent: bool,
+    ) -> Result<EmbedOutput, PoolError> {
         let mode = match mode {
             EmbedMode::Document => 0,
             EmbedMode::Query => 1,
@@ -490,6 +505,7 @@ impl PoolHandle {
             .run(Payload::Embed {
                 texts: Arc::new(texts),
                 mode,
+                urgent,
             })
             .await?
         {

@@ -142,7 +142,27 @@ pub trait EventSink: Send + Sync + 'static {
 
     /// Lets a child publish a fact about itself (a worker's pid, its model) for status.
     fn set_info(&self, _path: &str, _key: &str, _value: serde_json::Value) {}
+
+    /// Says what the node at `path` is: a supervisor calls it for each child it (re)starts,
+    /// and [`crate::supervision::start_supervisor`] for a top-level supervisor.
+    fn set_kind(&self, _path: &str, _kind: NodeKind) {}
 }
+
+/// What a node of the tree is, for status and the UI's health panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// A supervisor of other nodes.
+    Supervisor,
+    /// A plain actor.
+    Actor,
+    /// An actor fronting a worker process (local, it publishes a `pid`) or a remote worker
+    /// (it publishes `remote`).
+    Worker,
+}
+
+/// Facts whose publication marks a node as a [`NodeKind::Worker`].
+const WORKER_FACTS: [&str; 2] = ["pid", "remote"];
 
 /// The state of one node of the tree as `weft status` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +198,9 @@ pub struct NodeStatus {
     /// This node is a supervisor that exceeded its restart intensity and escalated.
     #[serde(default)]
     pub gave_up: bool,
+    /// What the node is, once its supervisor has said (absent from older daemons' answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<NodeKind>,
 }
 
 /// How many recent events the in-memory ring keeps.
@@ -187,6 +210,8 @@ const RECENT_EVENTS: usize = 512;
 struct ViewInner {
     nodes: BTreeMap<String, NodeStatus>,
     recent: VecDeque<TreeEvent>,
+    /// Events recorded so far; the last one in `recent` has this number.
+    seq: u64,
 }
 
 /// The live view of the tree: node states plus a ring of recent events, optionally
@@ -231,6 +256,20 @@ impl TreeView {
         self.lock().recent.iter().cloned().collect()
     }
 
+    /// How many events were recorded so far (a cursor for [`TreeView::events_since`]).
+    pub fn event_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// The events recorded after cursor `seen` that the ring still holds, oldest first, and
+    /// the new cursor.
+    pub fn events_since(&self, seen: u64) -> (u64, Vec<TreeEvent>) {
+        let inner = self.lock();
+        let newer = usize::try_from(inner.seq.saturating_sub(seen)).unwrap_or(usize::MAX);
+        let skip = inner.recent.len().saturating_sub(newer);
+        (inner.seq, inner.recent.iter().skip(skip).cloned().collect())
+    }
+
     /// Events about one node, oldest first (from the in-memory ring).
     pub fn events_for(&self, path: &str) -> Vec<TreeEvent> {
         self.lock()
@@ -252,23 +291,39 @@ impl TreeView {
     }
 }
 
+/// The node at `path`, created (running, generation 0) when the view has not seen it yet.
+fn node_entry<'a>(nodes: &'a mut BTreeMap<String, NodeStatus>, path: &str) -> &'a mut NodeStatus {
+    nodes.entry(path.to_string()).or_insert_with(|| NodeStatus {
+        path: path.to_string(),
+        state: NodeState::Running,
+        generation: 0,
+        restarts: 0,
+        last_error: None,
+        since_ms: unix_ms(),
+        info: BTreeMap::new(),
+        gave_up: false,
+        kind: None,
+    })
+}
+
 impl EventSink for TreeView {
     fn set_info(&self, path: &str, key: &str, value: serde_json::Value) {
         let mut inner = self.lock();
-        let node = inner
-            .nodes
-            .entry(path.to_string())
-            .or_insert_with(|| NodeStatus {
-                path: path.to_string(),
-                state: NodeState::Running,
-                generation: 0,
-                restarts: 0,
-                last_error: None,
-                since_ms: unix_ms(),
-                info: BTreeMap::new(),
-                gave_up: false,
-            });
+        let node = node_entry(&mut inner.nodes, path);
+        if WORKER_FACTS.contains(&key) {
+            node.kind = Some(NodeKind::Worker);
+        }
         node.info.insert(key.to_string(), value);
+    }
+
+    fn set_kind(&self, path: &str, kind: NodeKind) {
+        let mut inner = self.lock();
+        let node = node_entry(&mut inner.nodes, path);
+        // A worker's supervisor sees a plain actor; the worker's own facts say more, and a
+        // restart must not undo that.
+        if !(node.kind == Some(NodeKind::Worker) && kind == NodeKind::Actor) {
+            node.kind = Some(kind);
+        }
     }
 
     fn record(&self, event: TreeEvent) {
@@ -286,6 +341,7 @@ impl EventSink for TreeView {
                 inner.recent.pop_front();
             }
             inner.recent.push_back(event.clone());
+            inner.seq += 1;
         }
         if let Some(tx) = &self.persist {
             // A closed channel means storage is shutting down; the in-memory view still has it.
@@ -314,6 +370,7 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
         since_ms: event.ts_ms,
         info: BTreeMap::new(),
         gave_up: false,
+        kind: None,
     });
     let abnormal = event
         .detail
@@ -367,4 +424,38 @@ fn apply(nodes: &mut BTreeMap<String, NodeStatus>, event: &TreeEvent) {
     }
     node.state = new_state;
     node.generation = event.generation;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_kinds_and_the_event_cursor() {
+        let view = TreeView::new();
+        view.set_kind("root", NodeKind::Supervisor);
+        // A worker process publishes its pid before its supervisor says "actor"; a restart
+        // says "actor" again. It stays a worker.
+        view.set_info("root/pools/embed/workers/w1", "pid", serde_json::json!(7));
+        view.set_kind("root/pools/embed/workers/w1", NodeKind::Actor);
+        view.set_kind("root/storage", NodeKind::Actor);
+        let kind = |p: &str| view.node(p).and_then(|n| n.kind);
+        assert_eq!(kind("root"), Some(NodeKind::Supervisor));
+        assert_eq!(kind("root/pools/embed/workers/w1"), Some(NodeKind::Worker));
+        assert_eq!(kind("root/storage"), Some(NodeKind::Actor));
+        let json = serde_json::to_value(view.node("root/storage")).unwrap_or_default();
+        assert_eq!(json["kind"], "actor");
+
+        let start = view.event_seq();
+        assert_eq!(start, 0);
+        for gen in 1..=3 {
+            view.record(TreeEvent::now("root", "storage", EventKind::Started, gen));
+        }
+        let (seq, events) = view.events_since(start);
+        assert_eq!((seq, events.len()), (3, 3));
+        let (seq, events) = view.events_since(2);
+        assert_eq!((seq, events.len()), (3, 1));
+        assert_eq!(events[0].generation, 3);
+        assert!(view.events_since(seq).1.is_empty());
+    }
 }

@@ -45,7 +45,7 @@ pub mod events;
 pub mod policy;
 mod supervisor;
 
-pub use events::{EventKind, EventSink, NodeState, NodeStatus, TreeEvent, TreeView};
+pub use events::{EventKind, EventSink, NodeKind, NodeState, NodeStatus, TreeEvent, TreeView};
 pub use policy::{Backoff, ExitKind, Restart, Strategy};
 pub use supervisor::{
     classify_exit, ChildInfo, ChildKind, ChildSpec, Shutdown, StartCtx, StartFuture, Supervisor,
@@ -73,6 +73,7 @@ pub async fn start_supervisor(
     let (actor, join) = Actor::spawn(None, Supervisor, args).await?;
     // A top-level supervisor has no parent to report its start; record it here so the live
     // view shows the whole tree, root included.
+    events.set_kind(&path, NodeKind::Supervisor);
     events.record(TreeEvent::now("", &path, EventKind::Started, 1));
     Ok((SupervisorHandle::new(actor), join))
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::events::{join_path, EventKind, EventSink, TreeEvent};
+use super::events::{join_path, EventKind, EventSink, NodeKind, TreeEvent};
 use super::policy::{
     decide, Backoff, ChildPhase, ChildView, Decision, ExitKind, Intensity, Restart, Strategy,
 };
@@ -57,6 +57,15 @@ pub enum ChildKind {
     Worker,
     /// A nested [`Supervisor`].
     Supervisor,
+}
+
+impl From<ChildKind> for NodeKind {
+    fn from(kind: ChildKind) -> Self {
+        match kind {
+            ChildKind::Worker => NodeKind::Actor,
+            ChildKind::Supervisor => NodeKind::Supervisor,
+        }
+    }
 }
 
 /// How to start one child and what to do when it ends.
@@ -357,7 +366,11 @@ impl SupervisorState {
         };
         let generation = child.generation + 1;
         let id = child.spec.id.clone();
-        match (child.spec.start)(ctx).await {
+        let path = ctx.path.clone();
+        let node_kind = NodeKind::from(child.spec.kind);
+        let started = (child.spec.start)(ctx).await;
+        self.events.set_kind(&path, node_kind);
+        match started {
             Ok(cell) => {
                 self.by_actor
                     .insert(cell.get_id(), (id.clone(), generation));

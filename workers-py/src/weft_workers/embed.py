@@ -280,14 +280,16 @@ class Embedder:
         self.model = model
         self.info = info
         self.batch_size = batch_size
-        # OpenVINO's compiled model call and some ORT configurations are not re-entrant.
+        # sentence-transformers models (torch, or its own OpenVINO/ONNX wrappers) are not
+        # re-entrant; the FastEmbedder is (a runner per thread), so a query runs beside a
+        # bulk batch instead of queueing behind it.
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str], query: bool) -> Vectors:
+        if isinstance(self.model, FastEmbedder):
+            # The fast path only loads models without prompts: query == document.
+            return self.model.encode(texts, self.batch_size)
         with self._lock:
-            if isinstance(self.model, FastEmbedder):
-                # The fast path only loads models without prompts: query == document.
-                return self.model.encode(texts, self.batch_size)
             return encode(self.model, texts, self.batch_size, query)
 
     def handle(

@@ -1,19 +1,39 @@
-//! The daemon's local API: HTTP over a Unix socket in the profile's 0700 runtime directory.
+//! The daemon's local API: one command surface (the `/v1` routes of [`router`]) on two
+//! listeners.
 //!
-//! `weft status` and `weft kill` are clients of it today; the browser transport of the
-//! desktop UI (HTTP + WebSocket on 127.0.0.1 with a bearer token) will be served by the same
-//! router later. The socket's directory permissions are its access control: only the user
-//! who runs `weft serve` can reach it.
+//! * A Unix socket in the profile's 0700 runtime directory: `weft status`, `weft kill` and
+//!   the other CLI commands are its clients. The directory's permissions are its access
+//!   control: only the user who runs `weft serve` can reach it.
+//! * A loopback HTTP listener (`[api] listen`, default 127.0.0.1:7878) for the browser UI:
+//!   the same routes behind a bearer token and Host/Origin checks, the WebSocket stream, and
+//!   the built UI's files ([`http`]).
 //!
-//! [`ApiActor`] owns the listener. It binds in `pre_start` (so a bind failure is a start
-//! failure its supervisor sees), serves on a task it owns, and that task is aborted when
-//! the actor's state is dropped — which happens on a kill too, when `post_stop` is skipped.
+//! The desktop shell calls the same routes in process ([`router`], no listener) and follows
+//! [`stream::subscribe`]. Modules: [`fs`] (workspaces, folders, reading and saving files),
+//! [`ui_state`] (the UI's stored values), [`stream`] (the live stream), [`http`] (the
+//! loopback listener, its token and its checks).
+//!
+//! [`ApiActor`] owns the listeners. It binds both in `pre_start` (so a bind failure is a
+//! start failure its supervisor sees), serves on tasks it owns, and those tasks are aborted
+//! when the actor's state is dropped — which happens on a kill too, when `post_stop` is
+//! skipped.
+
+pub mod fs;
+pub mod http;
+pub mod stream;
+pub mod ui_state;
+
+pub use fs::{
+    DirEntry, FileContent, FileList, FsError, WorkspaceInfo, WriteFileRequest, WriteFileResponse,
+};
+pub use http::{ApiToken, HttpError, HttpOptions};
+pub use stream::StreamMessage;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +43,7 @@ use hyper::body::Bytes;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::PoolKind;
@@ -86,8 +106,24 @@ pub struct ApiContext {
     pub index: crate::index::IndexService,
 }
 
-/// Builds the router (also usable over other transports later).
+/// The router of every `/v1` route, without any access checks: the Unix socket serves it
+/// as is, and the desktop shell calls it in process. Unknown paths answer a JSON 404.
 pub fn router(ctx: ApiContext) -> Router {
+    routes()
+        .fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    &format!("no API endpoint {method} {}", uri.path()),
+                )
+            },
+        )
+        .with_state(ctx)
+}
+
+/// The `/v1` routes, before a fallback and the state are added.
+pub(crate) fn routes() -> Router<ApiContext> {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/status", get(status))
@@ -99,13 +135,33 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/v1/index", get(index_status).post(index_open))
         .route("/v1/index/rescan", post(index_rescan))
         .route("/v1/search", post(search))
-        .with_state(ctx)
+        .route("/v1/workspaces", get(fs::workspaces))
+        .route("/v1/fs/list", get(fs::list))
+        .route("/v1/fs/files", get(fs::files))
+        .route(
+            "/v1/fs/file",
+            get(fs::read)
+                .put(fs::write)
+                .layer(DefaultBodyLimit::max(fs::WRITE_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/ui-state/{key}",
+            get(ui_state::get)
+                .put(ui_state::put)
+                .layer(DefaultBodyLimit::max(ui_state::BODY_LIMIT)),
+        )
+        .route("/v1/stream", get(stream::websocket))
 }
 
 /// How many recent events `status` includes.
 const STATUS_EVENTS: usize = 50;
 
 async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
+    Json(status_report(&ctx).await)
+}
+
+/// What `GET /v1/status` answers: the daemon, the live tree, pools and index.
+pub async fn status_report(ctx: &ApiContext) -> StatusReport {
     let index = match ctx.index.status().await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -117,14 +173,14 @@ async fn status(State(ctx): State<ApiContext>) -> Json<StatusReport> {
     let mut recent_events = ctx.view.recent_events();
     let skip = recent_events.len().saturating_sub(STATUS_EVENTS);
     recent_events.drain(..skip);
-    Json(StatusReport {
+    StatusReport {
         daemon: ctx.info.clone(),
         degraded: !ctx.view.degraded().is_empty(),
         tree,
         recent_events,
         pools: ctx.pools.stats(),
         index,
-    })
+    }
 }
 
 async fn index_status(State(ctx): State<ApiContext>) -> Response {
@@ -158,7 +214,12 @@ async fn index_open(State(ctx): State<ApiContext>, Json(req): Json<IndexRequest>
         );
     }
     match ctx.index.open(&path).await {
-        Ok(id) => Json(serde_json::json!({ "workspace": id.0 })).into_response(),
+        Ok(id) => {
+            if let Err(e) = fs::mark_opened(&ctx.storage, id).await {
+                tracing::warn!(workspace = id.0, error = %e, "cannot record when the workspace was opened");
+            }
+            Json(serde_json::json!({ "workspace": id.0 })).into_response()
+        }
         Err(e) => error(StatusCode::BAD_REQUEST, "index_failed", &e.to_string()),
     }
 }
@@ -444,7 +505,8 @@ fn pool_error(e: &PoolError) -> Response {
     error(status, &e.code(), &e.to_string())
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+/// Every error answer: `{"code", "message"}` with a stable code the UI branches on.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(serde_json::json!({ "code": code, "message": message })),
@@ -452,33 +514,36 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The actor that owns the API listener.
+/// The actor that owns the API listeners.
 pub struct ApiActor;
 
 /// Start-up arguments of [`ApiActor`].
 pub struct ApiArgs {
-    /// Where to bind.
+    /// Where to bind the Unix socket.
     pub socket: PathBuf,
     /// Handler context.
     pub ctx: ApiContext,
+    /// The loopback HTTP listener; `None` when `[api] http = false`.
+    pub http: Option<HttpOptions>,
 }
 
 /// Messages of [`ApiActor`].
 pub enum ApiMsg {
-    /// The server task ended on its own: fail so the supervisor restarts the API.
+    /// A server task ended on its own: fail so the supervisor restarts the API.
     ServerEnded(String),
 }
 
-/// [`ApiActor`]'s state: the server task, aborted on drop.
+/// [`ApiActor`]'s state: the server tasks, aborted on drop.
 pub struct ApiState {
     socket: PathBuf,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    url_file: Option<PathBuf>,
+    shutdown: Option<watch::Sender<bool>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl Drop for ApiState {
     fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
+        for server in self.servers.drain(..) {
             server.abort();
         }
     }
@@ -486,6 +551,32 @@ impl Drop for ApiState {
 
 /// How long in-flight requests get at shutdown.
 const DRAIN: Duration = Duration::from_millis(500);
+
+/// Serves `app` on `listener` until `stop` turns true; tells `me` if it ends on its own.
+fn spawn_server<L>(
+    listener: L,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+    me: ActorRef<ApiMsg>,
+    what: &'static str,
+) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        let why = match result {
+            Ok(()) => format!("{what} server stopped"),
+            Err(e) => format!("{what} server failed: {e}"),
+        };
+        let _ = me.cast(ApiMsg::ServerEnded(why));
+    })
+}
 
 impl Actor for ApiActor {
     type Msg = ApiMsg;
@@ -510,26 +601,43 @@ impl Actor for ApiActor {
         }
         let listener = UnixListener::bind(&args.socket)
             .map_err(|e| format!("cannot listen on {}: {e}", args.socket.display()))?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = router(args.ctx);
-        let me = myself.clone();
-        let server = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            let why = match result {
-                Ok(()) => "server stopped".to_string(),
-                Err(e) => format!("server failed: {e}"),
-            };
-            let _ = me.cast(ApiMsg::ServerEnded(why));
-        });
+        // Bind both before serving either, so a failure leaves nothing half-started.
+        let tcp = match &args.http {
+            Some(opts) => Some(http::bind(opts).await?),
+            None => None,
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let mut servers = vec![spawn_server(
+            listener,
+            router(args.ctx.clone()),
+            stop_rx.clone(),
+            myself.clone(),
+            "unix socket",
+        )];
+        let mut url_file = None;
+        if let (Some(opts), Some((tcp, addr))) = (&args.http, tcp) {
+            let app = http::app(args.ctx.clone(), opts, addr);
+            servers.push(spawn_server(tcp, app, stop_rx, myself.clone(), "http"));
+            let opts2 = opts.clone();
+            let published = tokio::task::spawn_blocking(move || http::publish(&opts2, addr))
+                .await
+                .map_err(|e| format!("writing the UI URL failed: {e}"))?;
+            if let Err(e) = published {
+                // Nothing serves without its URL being known; stop what started.
+                for s in &servers {
+                    s.abort();
+                }
+                return Err(e.into());
+            }
+            url_file = Some(opts.url_file.clone());
+            tracing::info!(address = %addr, "api listening on loopback http");
+        }
         tracing::info!(socket = %args.socket.display(), "api listening");
         Ok(ApiState {
             socket: args.socket,
-            shutdown: Some(tx),
-            server: Some(server),
+            url_file,
+            shutdown: Some(stop),
+            servers,
         })
     }
 
@@ -550,15 +658,22 @@ impl Actor for ApiActor {
         _myself: ActorRef<ApiMsg>,
         state: &mut ApiState,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(tx) = state.shutdown.take() {
-            let _ = tx.send(());
+        if let Some(stop) = state.shutdown.take() {
+            let _ = stop.send(true);
         }
-        if let Some(mut server) = state.server.take() {
-            if tokio::time::timeout(DRAIN, &mut server).await.is_err() {
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        for mut server in state.servers.drain(..) {
+            if tokio::time::timeout_at(deadline, &mut server)
+                .await
+                .is_err()
+            {
                 server.abort();
             }
         }
         let _ = std::fs::remove_file(&state.socket);
+        if let Some(url_file) = &state.url_file {
+            let _ = std::fs::remove_file(url_file);
+        }
         Ok(())
     }
 }

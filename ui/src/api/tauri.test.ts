@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { Client } from "./client";
+import { ApiError } from "./errors";
+import { STREAM_EVENT, TauriTransport, type TauriModules } from "./tauri";
+import type { StreamMessage } from "./types";
+
+function fakeTauri(answer: (args: Record<string, unknown>) => unknown) {
+  const invoked: Array<{ cmd: string; args: Record<string, unknown> | undefined }> = [];
+  const handlers = new Map<string, (e: { payload: unknown }) => void>();
+  let unlistened = 0;
+  const modules: TauriModules = {
+    invoke: async () =>
+      (async (cmd: string, args?: Record<string, unknown>) => {
+        invoked.push({ cmd, args });
+        return answer(args ?? {});
+      }) as never,
+    listen: async () => async (event, handler) => {
+      handlers.set(event, handler);
+      return () => {
+        unlistened++;
+        handlers.delete(event);
+      };
+    },
+  };
+  return { modules, invoked, handlers, unlistened: () => unlistened };
+}
+
+describe("TauriTransport", () => {
+  it("invokes `api` with method, path and body", async () => {
+    const f = fakeTauri(() => ({ workspace: 7 }));
+    const res = await new Client(new TauriTransport(f.modules)).openWorkspace("/r");
+    expect(res).toEqual({ workspace: 7 });
+    expect(f.invoked).toEqual([{ cmd: "api", args: { method: "POST", path: "/v1/index", body: { path: "/r", wait: false } } }]);
+    await new Client(new TauriTransport(f.modules)).status();
+    expect(f.invoked[1]?.args).toEqual({ method: "GET", path: "/v1/status", body: null });
+  });
+
+  it("throws ApiError from the error body, with the status when given or implied by the code", async () => {
+    const withStatus = fakeTauri(() => {
+      throw { status: 409, code: "conflict", message: "changed" };
+    });
+    const e1 = await new TauriTransport(withStatus.modules).call("PUT", "/v1/fs/file", {}).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ApiError);
+    expect(e1).toMatchObject({ status: 409, code: "conflict", message: "changed" });
+
+    const bare = fakeTauri(() => {
+      throw { code: "not_found", message: "no such key" };
+    });
+    expect(await new Client(new TauriTransport(bare.modules)).getUiState("x")).toBeNull();
+
+    const str = fakeTauri(() => {
+      throw "panicked";
+    });
+    await expect(new TauriTransport(str.modules).call("GET", "/v1/status")).rejects.toMatchObject({ code: "internal", message: "panicked" });
+  });
+
+  it("follows the stream event and stops on unsubscribe", async () => {
+    const f = fakeTauri(() => null);
+    const got: StreamMessage[] = [];
+    const states: boolean[] = [];
+    const off = new TauriTransport(f.modules).subscribe((m) => got.push(m), (c) => states.push(c));
+    await new Promise((r) => setTimeout(r, 0));
+    const h = f.handlers.get(STREAM_EVENT);
+    expect(h).toBeDefined();
+    h?.({ payload: { type: "fs", workspace: 2, paths: [""] } });
+    h?.({ payload: { type: "bogus" } });
+    expect(got).toEqual([{ type: "fs", workspace: 2, paths: [""] }]);
+    expect(states).toEqual([true]);
+    off();
+    expect(f.unlistened()).toBe(1);
+  });
+});

@@ -1,0 +1,374 @@
+// Wire types of the core's one command surface, mirroring the Rust JSON exactly (serde's
+// default field names; `Option<T>` is `T | null`, `#[serde(default)]` fields of requests are
+// optional). Where each comes from is named above it; keep the two in step.
+//
+// The types marked NEW are defined here first; the Rust side implements them to match.
+
+// ---------------------------------------------------------------------------------------
+// actors/src/supervision/events.rs
+
+/** What happened to a child (`EventKind`, snake_case). */
+export type EventKind =
+  | "started"
+  | "restarted"
+  | "exited"
+  | "stopped"
+  | "restart_scheduled"
+  | "start_failed"
+  | "removed"
+  | "gave_up"
+  | "escalated";
+
+/** One supervision event (`TreeEvent`). */
+export interface TreeEvent {
+  /** Wall-clock time, Unix ms. */
+  ts_ms: number;
+  /** Path of the supervisor that owns the child, e.g. `root/pools`. */
+  supervisor: string;
+  /** The child's id within that supervisor. */
+  child: string;
+  kind: EventKind;
+  /** Which incarnation (1 for the first start). */
+  generation: number;
+  reason: string | null;
+  /** Backoff delay, attempt, abnormal flag... */
+  detail: unknown;
+}
+
+/** `NodeState`, snake_case. */
+export type NodeState = "running" | "restarting" | "stopped" | "failed";
+
+/** What a node is. Not in the Rust `NodeStatus` yet: the UI infers it when absent. */
+export type NodeKind = "supervisor" | "actor" | "worker";
+
+/** One node of the live tree (`NodeStatus`). */
+export interface NodeStatus {
+  /** Full path, e.g. `root/storage`. */
+  path: string;
+  state: NodeState;
+  generation: number;
+  restarts: number;
+  last_error: string | null;
+  since_ms: number;
+  /** Facts a child publishes about itself (a worker's pid, model...). */
+  info: Record<string, unknown>;
+  /** A supervisor that exceeded its restart intensity and escalated. */
+  gave_up: boolean;
+  /** Proposed addition (optional until the Rust side sends it). */
+  kind?: NodeKind;
+}
+
+// ---------------------------------------------------------------------------------------
+// actors/src/pool/mod.rs
+
+/** Live counters of one worker pool (`PoolStats`). */
+export interface PoolStats {
+  ready: number;
+  queued: number;
+  in_flight: number;
+  served: number;
+  retried: number;
+  last_error: string | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// actors/src/index/progress.rs, files.rs, service.rs
+
+/** Counters of the scan in progress or the last one (`ProgressSnapshot`). */
+export interface ProgressSnapshot {
+  scanning: boolean;
+  /** Paths the walk yielded so far. */
+  seen: number;
+  /** Files read, chunked and written in this scan. */
+  indexed: number;
+  bytes: number;
+  chunks: number;
+  /** Files passed over (binary, oversized, unreadable...). */
+  skipped: number;
+  /** Files whose size and mtime matched: not read. */
+  unchanged: number;
+  /** Seconds since the scan started (until it finished, for a finished one). */
+  elapsed_s: number;
+}
+
+/** Row counts of one workspace (`IndexCounts`). */
+export interface IndexCounts {
+  /** File rows (indexed or skipped). */
+  files: number;
+  /** Files whose chunks are written. */
+  chunked: number;
+  /** Files whose chunks all have vectors. */
+  embedded: number;
+  skipped: number;
+  chunks: number;
+  /** Chunks still waiting for a vector. */
+  pending: number;
+  bytes: number;
+}
+
+/** What the last full scan found (`ScanSummary`). */
+export interface ScanSummary {
+  seen: number;
+  unchanged: number;
+  indexed: number;
+  removed: number;
+  /** `Vec<(String, String)>`: [path, reason] pairs, the first 50. */
+  skipped: Array<[string, string]>;
+  skipped_total: number;
+  retry_later: number;
+  seconds: number;
+}
+
+/** `WorkspaceStatus.phase` as service.rs sets it. */
+export type WorkspacePhase = "scanning" | "updating" | "idle" | "failed" | "stopped" | "missing";
+
+/** One workspace as status shows it (`WorkspaceStatus`). */
+export interface WorkspaceStatus {
+  id: number;
+  root: string;
+  /** A `WorkspacePhase`; kept open so a new phase does not break the UI. */
+  phase: WorkspacePhase | (string & {});
+  /** `native (N dirs)`, `polling: reason`, `off`. */
+  watch: string;
+  counts: IndexCounts;
+  progress: ProgressSnapshot;
+  last_scan: ScanSummary | null;
+  scans: number;
+  updates: number;
+  last_error: string | null;
+}
+
+/** What the embedder reports about vectors (`VectorStatus`). */
+export interface VectorStatus {
+  model: string | null;
+  table: string | null;
+  rows: number;
+  /** Whether the table has an ANN index. */
+  indexed: boolean;
+  /** Chunks embedded per second over the last batches. */
+  rate: number;
+  building: string | null;
+  /** Why vectors are not being made right now. */
+  blocked: string | null;
+}
+
+/** `GET /v1/index` (`IndexStatus`). */
+export interface IndexStatus {
+  workspaces: WorkspaceStatus[];
+  vectors: VectorStatus;
+  /** Committed writes so far: grows with every scan batch and update. */
+  generation: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// actors/src/api.rs
+
+/** `DaemonInfo`. */
+export interface DaemonInfo {
+  version: string;
+  pid: number;
+  boot_id: string;
+  started_ms: number;
+  profile: string;
+  data_dir: string;
+  /** The folder `weft serve` was started on. */
+  workspace: string;
+}
+
+/** `GET /v1/status` (`StatusReport`). */
+export interface StatusReport {
+  daemon: DaemonInfo;
+  /** True when any node is restarting or failed. */
+  degraded: boolean;
+  /** Every node, sorted by path. */
+  tree: NodeStatus[];
+  /** The latest events, oldest first. */
+  recent_events: TreeEvent[];
+  pools: Record<string, PoolStats>;
+  index: IndexStatus | null;
+}
+
+/** Every error answer: api.rs `error(status, code, message)` writes this flat object. */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+}
+
+/** `POST /v1/index` body (`IndexRequest`; `wait` is ignored by the daemon). */
+export interface IndexRequest {
+  path: string;
+  wait?: boolean;
+}
+
+/** `POST /v1/index` answer. */
+export interface IndexOpenResponse {
+  workspace: number;
+}
+
+/** `POST /v1/index/rescan` body (`RescanRequest`): all workspaces when absent. */
+export interface RescanRequest {
+  workspace?: number | null;
+}
+
+/** `POST /v1/index/rescan` answer (202). */
+export interface RescanResponse {
+  rescan: boolean;
+}
+
+/** `POST /v1/kill` answer (202). */
+export interface KillResponse {
+  killed: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// actors/src/index/search.rs
+
+/** `POST /v1/search` body (`SearchRequest`). */
+export interface SearchRequest {
+  query: string;
+  /** Hits (default 10, at most 200). */
+  k?: number | null;
+  workspace?: number | null;
+  /** Path glob relative to the workspace root. */
+  path?: string | null;
+  /** `rust`, `python`, `typescript`, ... (see `Lang::from_name`). */
+  lang?: string | null;
+  /** `function`, `class`, `section`, ... */
+  kind?: string | null;
+  no_vector?: boolean;
+  vector_only?: boolean;
+}
+
+/** Each signal's contribution to a hit (`Scores`). */
+export interface Scores {
+  rrf: number;
+  fts: number | null;
+  fts_rank: number | null;
+  vector: number | null;
+  vector_rank: number | null;
+  symbol: number | null;
+  symbol_rank: number | null;
+}
+
+/** One result (`SearchHit`). */
+export interface SearchHit {
+  chunk_id: string;
+  workspace: number;
+  root: string;
+  /** Relative to the root. */
+  path: string;
+  /** 1-based. */
+  start_line: number;
+  /** Inclusive. */
+  end_line: number;
+  lang: string;
+  kind: string;
+  symbol: string | null;
+  snippet: string;
+  snippet_line: number;
+  scores: Scores;
+  /** The file changed on disk after it was indexed. */
+  stale: boolean;
+}
+
+/** `POST /v1/search` answer (`SearchResponse`). */
+export interface SearchResponse {
+  hits: SearchHit[];
+  fts_candidates: number;
+  vector_candidates: number;
+  symbol_candidates: number;
+  /** Why a signal was left out (e.g. the embed pool is down). */
+  notes: string[];
+  took_ms: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// NEW endpoints (defined here; the Rust side matches them)
+
+/** NEW `GET /v1/workspaces` item; the list is most recently opened first. */
+export interface WorkspaceInfo {
+  id: number;
+  /** Absolute, canonical root. */
+  root: string;
+  /** Display name (the root's last component). */
+  name: string;
+  last_opened_ms: number;
+}
+
+/** NEW `GET /v1/fs/list?workspace=ID&dir=REL` item; sorted dirs first, then by name. */
+export interface DirEntry {
+  name: string;
+  /** Relative to the workspace root, `/`-separated. */
+  path: string;
+  is_dir: boolean;
+  /** Matched by the ignore rules (shown dimmed, not indexed). */
+  ignored: boolean;
+  /** Bytes; null for folders. */
+  size: number | null;
+}
+
+/** NEW `GET /v1/fs/files?workspace=ID`: every indexed relative path. */
+export interface FileList {
+  paths: string[];
+  truncated: boolean;
+}
+
+/** NEW `GET /v1/fs/file?workspace=ID&path=REL`. */
+export interface FileContent {
+  path: string;
+  content: string;
+  /** The hash `writeFile` compares `base_hash` with. */
+  hash: string;
+  mtime_ms: number;
+  size: number;
+  /** Language name as `Lang::name` writes it, when known. */
+  lang: string | null;
+}
+
+/** NEW `PUT /v1/fs/file` body; `base_hash: null` overwrites whatever is on disk. */
+export interface WriteFileRequest {
+  workspace: number;
+  path: string;
+  content: string;
+  base_hash: string | null;
+}
+
+/** NEW `PUT /v1/fs/file` answer. */
+export interface WriteFileResponse {
+  hash: string;
+  mtime_ms: number;
+  size: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream (WebSocket `/v1/stream`, or the Tauri event `weft://stream`)
+
+/** Sent on connect and whenever the tree, pools or degraded state change (≤ 4 Hz). */
+export interface StatusMessage {
+  type: "status";
+  report: StatusReport;
+}
+
+/** Index progress (≤ 4 Hz while indexing). */
+export interface ProgressMessage {
+  type: "progress";
+  index: IndexStatus;
+}
+
+/** Files created, changed or deleted; a path equal to "" means "rescan everything". */
+export interface FsMessage {
+  type: "fs";
+  workspace: number;
+  paths: string[];
+}
+
+/** One supervision event as it happens. */
+export interface EventMessage {
+  type: "event";
+  event: TreeEvent;
+}
+
+export type StreamMessage = StatusMessage | ProgressMessage | FsMessage | EventMessage;
+
+/** HTTP methods the surface uses. */
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
