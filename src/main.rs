@@ -9,7 +9,6 @@ mod index_cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -178,17 +177,7 @@ fn main() -> ExitCode {
 }
 
 fn load_config(cli: &Cli) -> Result<Loaded, config::ConfigError> {
-    if cli.profile.is_none() && cli.home.is_none() {
-        return config::load();
-    }
-    let mut env: HashMap<String, String> = std::env::vars().collect();
-    if let Some(p) = &cli.profile {
-        env.insert("WEFT_PROFILE".into(), p.clone());
-    }
-    if let Some(h) = &cli.home {
-        env.insert("WEFT_HOME".into(), h.to_string_lossy().into_owned());
-    }
-    config::load_from_env(&env)
+    config::load_with(cli.profile.as_deref(), cli.home.as_deref())
 }
 
 fn init_logging(filter: &str) {
@@ -297,15 +286,7 @@ async fn serve(loaded: Loaded, path: PathBuf) -> anyhow::Result<ExitCode> {
     match signalled {
         Some(sig) => {
             tracing::info!(signal = sig, "shutting down");
-            // Workers get their SIGTERM grace before SIGKILL; the tree's budget must cover it,
-            // or a worker still loading its model would turn a clean stop into a failure.
-            let mut budget = Duration::from_millis(1500);
-            if loaded.config.workers.enabled {
-                budget = budget.max(Duration::from_millis(
-                    loaded.config.workers.stop_grace_ms.saturating_add(1000),
-                ));
-            }
-            core.shutdown(budget).await?;
+            core.shutdown(tree::shutdown_budget(&loaded)).await?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

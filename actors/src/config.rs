@@ -1794,6 +1794,24 @@ fn home_path(env: &HashMap<String, String>) -> Result<PathBuf, ConfigError> {
 
 /// Load from the real process environment.
 pub fn load() -> Result<Loaded, ConfigError> {
+    load_from_env(&process_env()?)
+}
+
+/// Load from the real process environment with a profile and/or home given on a command line
+/// (`--profile`, `--home`), which beat `WEFT_PROFILE` / `WEFT_HOME`.
+pub fn load_with(profile: Option<&str>, home: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let mut env = process_env()?;
+    if let Some(p) = profile {
+        env.insert("WEFT_PROFILE".into(), p.to_owned());
+    }
+    if let Some(h) = home {
+        env.insert("WEFT_HOME".into(), h.to_string_lossy().into_owned());
+    }
+    load_from_env(&env)
+}
+
+/// The process environment as text; a non-UTF-8 value of a variable Weft reads is an error.
+fn process_env() -> Result<HashMap<String, String>, ConfigError> {
     let mut env = HashMap::new();
     for (k, v) in std::env::vars_os() {
         let Some(k) = k.to_str() else { continue };
@@ -1807,7 +1825,7 @@ pub fn load() -> Result<Loaded, ConfigError> {
             Err(_) => {}
         }
     }
-    load_from_env(&env)
+    Ok(env)
 }
 
 /// Load with an explicit environment (tests; also `weft` uses it with CLI overrides merged in):

@@ -132,6 +132,19 @@ pub struct Core {
     _lock: InstanceLock,
 }
 
+/// How long an orderly [`Core::shutdown`] may take: workers get their SIGTERM grace before
+/// SIGKILL, so the budget covers it, or a worker still loading its model would turn a clean
+/// stop into a failure.
+pub fn shutdown_budget(loaded: &Loaded) -> Duration {
+    let mut budget = Duration::from_millis(1500);
+    if loaded.config.workers.enabled {
+        budget = budget.max(Duration::from_millis(
+            loaded.config.workers.stop_grace_ms.saturating_add(1000),
+        ));
+    }
+    budget
+}
+
 /// Flags of the root supervisor, from the `[supervision]` config section.
 pub fn root_flags(loaded: &Loaded) -> SupervisorFlags {
     let s = &loaded.config.supervision;

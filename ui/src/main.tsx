@@ -8,12 +8,15 @@ import { TOKEN_KEY } from "./api/token";
 import { App } from "./App";
 import { NoToken } from "./components/NoToken";
 import { registerBuiltinPanels } from "./panels/builtin";
-import { createApp } from "./stores/app";
+import { applyTheme, createApp } from "./stores/app";
 import "./styles.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");
 
+// The system theme until the saved layout says otherwise (no dark flash on a light desktop,
+// and the "no token" screen follows it too).
+applyTheme("system");
 const choice = chooseTransport(window);
 registerBuiltinPanels();
 

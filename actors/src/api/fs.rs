@@ -387,10 +387,10 @@ pub(crate) async fn list(
         Ok(q) => q,
         Err(e) => return bad_request(e),
     };
-    match list_dir(&ctx, q.workspace, &q.dir).await {
-        Ok(entries) => Json(entries).into_response(),
-        Err(e) => e.into_response(),
-    }
+    list_dir(&ctx, q.workspace, &q.dir)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 /// The entries of one folder, folders first, then by name; `ignored` marks what the index's
@@ -519,10 +519,10 @@ pub(crate) async fn files(
         Ok(q) => q,
         Err(e) => return bad_request(e),
     };
-    match indexed_paths(&ctx, q.workspace).await {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => e.into_response(),
-    }
+    indexed_paths(&ctx, q.workspace)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 /// Every path of the workspace's `files` rows, sorted, at most [`MAX_LISTED_FILES`].
@@ -580,10 +580,10 @@ pub(crate) async fn read(
         Ok(q) => q,
         Err(e) => return bad_request(e),
     };
-    match read_file(&ctx, q.workspace, &q.path).await {
-        Ok(c) => Json(c).into_response(),
-        Err(e) => e.into_response(),
-    }
+    read_file(&ctx, q.workspace, &q.path)
+        .await
+        .map(Json)
+        .into_response()
 }
 
 /// Reads a text file of a workspace (see the module docs for what is refused).
@@ -706,10 +706,7 @@ pub(crate) async fn write(
         }
         Err(e) => return bad_request(e),
     };
-    match write_file(&ctx, req).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => e.into_response(),
-    }
+    write_file(&ctx, req).await.map(Json).into_response()
 }
 
 /// Saves a text file of a workspace, then has the index pick it up now.

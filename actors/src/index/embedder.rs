@@ -916,29 +916,7 @@ async fn fetch_pending(
                  c.content_hash, f.blake3 \
                  FROM chunks c JOIN files f ON f.workspace_id = c.workspace_id AND f.path = c.path \
                  JOIN workspaces w ON w.id = c.workspace_id";
-            let limit = i64::try_from(limit).unwrap_or(64);
-            let mut stmt = if fresh.is_empty() {
-                conn.prepare_cached(&format!(
-                    "{COLUMNS} WHERE c.pending = 1 AND ?2 = '' AND ?3 = 0 ORDER BY c.id DESC LIMIT ?1"
-                ))?
-            } else {
-                conn.prepare_cached(&format!(
-                    "{COLUMNS} WHERE c.workspace_id = ?3 AND c.path = ?2 AND c.pending = 1 \
-                     ORDER BY c.id DESC LIMIT ?1"
-                ))?
-            };
-            let keys: Vec<(i64, String)> = if fresh.is_empty() {
-                vec![(0, String::new())]
-            } else {
-                fresh
-            };
-            let mut out = Vec::new();
-            for (ws, path) in keys {
-                let left = limit - i64::try_from(out.len()).unwrap_or(limit);
-                if left <= 0 {
-                    break;
-                }
-                let rows = stmt.query_map(params![left, path, ws], |r| {
+            let row = |r: &rusqlite::Row<'_>| {
                 Ok(Pending {
                     id: r.get(0)?,
                     key: r.get(1)?,
@@ -955,10 +933,29 @@ async fn fetch_pending(
                     content_hash: r.get(12)?,
                     file_hash: r.get(13)?,
                 })
-                })?;
-                for row in rows {
-                    out.push(row?);
+            };
+            let mut out = Vec::new();
+            if fresh.is_empty() {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE c.pending = 1 ORDER BY c.id DESC LIMIT ?1"
+                ))?;
+                for r in stmt.query_map(params![i64::try_from(limit).unwrap_or(64)], row)? {
+                    out.push(r?);
                 }
+            } else {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "{COLUMNS} WHERE c.workspace_id = ?1 AND c.path = ?2 AND c.pending = 1 \
+                     ORDER BY c.id DESC"
+                ))?;
+                for (ws, path) in fresh {
+                    for r in stmt.query_map(params![ws, path], row)? {
+                        out.push(r?);
+                    }
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                out.truncate(limit);
             }
             Ok(out)
         })

@@ -17,7 +17,6 @@
 
 mod bridge;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,12 +219,7 @@ fn stop_core(
         eprintln!("weft-desktop: the supervision tree gave up: {last}");
         return runtime.block_on(core.shutdown(Duration::from_secs(1)));
     }
-    let mut budget = Duration::from_millis(1500);
-    if loaded.config.workers.enabled {
-        budget = budget.max(Duration::from_millis(
-            loaded.config.workers.stop_grace_ms.saturating_add(1000),
-        ));
-    }
+    let budget = tree::shutdown_budget(loaded);
     tracing::info!(budget_ms = budget.as_millis() as u64, "shutting down");
     runtime.block_on(core.shutdown(budget))
 }
@@ -287,17 +281,7 @@ async fn exit_when_tree_gives_up(app: AppHandle, shell: Arc<Shell>) {
 
 /// The configuration, resolved like `weft`'s: `--profile`/`--home` beat the environment.
 fn load_config(cli: &Cli) -> Result<Loaded, config::ConfigError> {
-    if cli.profile.is_none() && cli.home.is_none() {
-        return config::load();
-    }
-    let mut env: HashMap<String, String> = std::env::vars().collect();
-    if let Some(p) = &cli.profile {
-        env.insert("WEFT_PROFILE".into(), p.clone());
-    }
-    if let Some(h) = &cli.home {
-        env.insert("WEFT_HOME".into(), h.to_string_lossy().into_owned());
-    }
-    config::load_from_env(&env)
+    config::load_with(cli.profile.as_deref(), cli.home.as_deref())
 }
 
 fn init_logging(filter: &str) {
