@@ -9,8 +9,11 @@
 pub mod api;
 pub mod config;
 pub mod doctor;
+pub mod git;
 pub mod index;
 pub mod pool;
+pub mod session;
 pub mod storage;
 pub mod supervision;
+pub mod term;
 pub mod tree;

@@ -166,6 +166,7 @@ pub fn root_children(
     storage: &Storage,
     pools: Option<ChildSpec>,
     index: Option<ChildSpec>,
+    workspace: Vec<ChildSpec>,
     api: ApiArgsFactory,
 ) -> Vec<ChildSpec> {
     let st = storage.clone();
@@ -183,6 +184,7 @@ pub fn root_children(
     .shutdown(Shutdown::Timeout(Duration::from_secs(2)))];
     children.extend(pools);
     children.extend(index);
+    children.extend(workspace);
     children.push(
         ChildSpec::actor("api", move || (ApiActor, api()))
             .restart(Restart::Permanent)
@@ -290,7 +292,15 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         ctx: api_ctx.clone(),
         http: api_http.clone(),
     });
-    let children = root_children(&storage, pools_spec, Some(index_spec), api);
+    let workspace_children: Vec<ChildSpec> =
+        crate::git::git_child(&storage, &index, loaded).into_iter().collect();
+    let children = root_children(
+        &storage,
+        pools_spec,
+        Some(index_spec),
+        workspace_children,
+        api,
+    );
     let started =
         start_supervisor("root", root_flags(loaded), children, Arc::new(view.clone())).await;
     let (root, root_join) = match started {

@@ -19,8 +19,11 @@
 //! skipped.
 
 pub mod fs;
+pub mod git;
 pub mod http;
+pub mod session;
 pub mod stream;
+pub mod term;
 pub mod ui_state;
 
 pub use fs::{
@@ -151,6 +154,9 @@ pub(crate) fn routes() -> Router<ApiContext> {
                 .layer(DefaultBodyLimit::max(ui_state::BODY_LIMIT)),
         )
         .route("/v1/stream", get(stream::websocket))
+        .merge(git::routes())
+        .merge(term::routes())
+        .merge(session::routes())
 }
 
 /// How many recent events `status` includes.
