@@ -20,10 +20,10 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 # playwright-core, which never downloads a browser of its own); the WebKitGTK, soup, rsvg and
 # appindicator headers: the Tauri desktop shell (ui/src-tauri); xvfb + xauth: its smoke test
 # without a display; webkit2gtk-driver: WebKitWebDriver for tauri-driver; x11-apps: xwd, its
-# screenshot.
+# screenshot; zsh and fish: the terminal tests run the shell integration of all three shells.
 APT_PACKAGES=(build-essential pkg-config ca-certificates git protobuf-compiler python3 python3-venv
   chromium xvfb xauth libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev
-  libayatana-appindicator3-dev webkit2gtk-driver x11-apps)
+  libayatana-appindicator3-dev webkit2gtk-driver x11-apps zsh fish)
 
 # shellcheck source=scripts/apt.sh
 . scripts/apt.sh

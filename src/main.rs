@@ -2,6 +2,7 @@
 //! the library so the desktop shell can start the same tree.
 
 mod index_cmd;
+mod term_cmd;
 
 /// mimalloc for the whole process (tree-sitter's C allocations use it too, see
 /// `weft_chunk`): with many threads (chunkers, tokio, LanceDB) glibc's per-thread arenas
@@ -100,6 +101,26 @@ enum Command {
         /// Keyword and symbol signals only.
         #[arg(long)]
         no_vector: bool,
+    },
+    /// Open a terminal in the running daemon, in this folder, and attach to it until its
+    /// shell exits (the shell's commands are recorded like those of the UI's terminals).
+    Term,
+    /// The commands run in Weft's terminals: newest first, or those matching QUERY.
+    History {
+        /// Words to find in the command, its output or its folder.
+        query: Vec<String>,
+        /// Only commands that failed.
+        #[arg(long)]
+        failed: bool,
+        /// Rank by meaning too ("the test command that failed"); needs the embed pool.
+        #[arg(long)]
+        semantic: bool,
+        /// Most entries shown.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Embed texts with the daemon's embed pool (args, or one text per stdin line).
     Embed {
@@ -236,6 +257,26 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
                     lang,
                     kind,
                     no_vector,
+                },
+            )
+            .await
+        }
+        Command::Term => term_cmd::term(&loaded).await,
+        Command::History {
+            query,
+            failed,
+            semantic,
+            limit,
+            json,
+        } => {
+            term_cmd::history(
+                &loaded,
+                term_cmd::HistoryArgs {
+                    query: query.join(" "),
+                    failed,
+                    semantic,
+                    limit,
+                    json,
                 },
             )
             .await

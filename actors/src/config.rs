@@ -89,6 +89,35 @@ pub struct Config {
     pub index: IndexConfig,
     /// The local API's loopback HTTP listener (the browser UI).
     pub api: ApiConfig,
+    /// Terminals: the shell, scrollback and the command history.
+    pub terminal: TerminalConfig,
+}
+
+/// Terminals (`[terminal]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminalConfig {
+    /// The shell new terminals run; `""` means `$SHELL`, then the user's login shell, then
+    /// `/bin/sh`. bash, zsh and fish get Weft's shell integration (commands are recorded).
+    pub shell: String,
+    /// Output each terminal keeps for a UI that attaches late or reconnects, in bytes.
+    pub scrollback_bytes: u64,
+    /// Output kept per recorded command, in bytes (its start and its end; the middle of a
+    /// longer output is replaced by a marker).
+    pub max_output_bytes: u64,
+    /// Record commands (with their output, redacted) in the history and embed them.
+    pub record: bool,
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        Self {
+            shell: String::new(),
+            scrollback_bytes: 2 * 1024 * 1024,
+            max_output_bytes: 64 * 1024,
+            record: true,
+        }
+    }
 }
 
 /// The local API's loopback HTTP listener (`[api]`). The Unix socket is always on; this adds
@@ -381,6 +410,7 @@ impl Default for Config {
             llm: LlmPoolConfig::default(),
             index: IndexConfig::default(),
             api: ApiConfig::default(),
+            terminal: TerminalConfig::default(),
         }
     }
 }
@@ -1315,6 +1345,32 @@ const FIELDS: &[Field] = &[
         kind: Kind::Str,
         set: |c, v| c.api.ui_dir = as_string(v),
     },
+    Field {
+        key: "terminal.shell",
+        kind: Kind::Str,
+        set: |c, v| c.terminal.shell = as_string(v),
+    },
+    Field {
+        key: "terminal.scrollback_bytes",
+        kind: Kind::UInt {
+            min: 64 * 1024,
+            max: 64 << 20,
+        },
+        set: |c, v| c.terminal.scrollback_bytes = as_u64(v),
+    },
+    Field {
+        key: "terminal.max_output_bytes",
+        kind: Kind::UInt {
+            min: 1024,
+            max: 16 << 20,
+        },
+        set: |c, v| c.terminal.max_output_bytes = as_u64(v),
+    },
+    Field {
+        key: "terminal.record",
+        kind: Kind::Bool,
+        set: |c, v| c.terminal.record = as_bool(v),
+    },
 ];
 
 /// The config's sections, in the order they are documented.
@@ -1328,6 +1384,7 @@ const SECTIONS: &[&str] = &[
     "llm",
     "index",
     "api",
+    "terminal",
 ];
 
 fn field(key: &str) -> Option<&'static Field> {

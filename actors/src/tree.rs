@@ -125,6 +125,8 @@ pub struct Core {
     pub pools: crate::pool::Pools,
     /// The indexing service.
     pub index: IndexService,
+    /// The terminals.
+    pub terms: crate::term::Terminals,
     ctx: ApiContext,
     http: Option<HttpOptions>,
     root_join: JoinHandle<()>,
@@ -267,15 +269,30 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
     let registered = match index.files().register_workspace(&info.workspace).await {
         Ok(id) => crate::api::fs::mark_opened(&storage, id)
             .await
+            .map(|()| id)
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
+    let workspace_id = registered.as_ref().ok().copied();
     if let Err(e) = registered {
         events.finish().await;
         let _ = storage.close().await;
         return Err(CoreError::Start(format!("cannot register workspace: {e}")));
     }
     let index_spec = index_child(&index, &pools, loaded);
+    let terms = crate::term::Terminals::new(crate::term::TermDeps {
+        storage: storage.clone(),
+        config: loaded.config.terminal.clone(),
+        boot_id: info.boot_id.clone(),
+        integration_dir: paths.runtime_dir().join("shell"),
+        workspace: workspace_id.map(|id| (id.0, info.workspace.clone())),
+        pools: pools.clone(),
+        index: index.clone(),
+    });
+    if let Err(e) = crate::term::history::mark_lost(&storage, info.boot_id.clone(), unix_ms()).await
+    {
+        tracing::warn!(error = %e, "could not close the terminal sessions of an earlier run");
+    }
     let ctx = ApiContext {
         view: view.clone(),
         storage: storage.clone(),
@@ -283,6 +300,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         info: info.clone(),
         pools: pools.clone(),
         index: index.clone(),
+        terms: terms.clone(),
     };
     let api_socket = socket.clone();
     let api_ctx = ctx.clone();
@@ -292,8 +310,12 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         ctx: api_ctx.clone(),
         http: api_http.clone(),
     });
-    let workspace_children: Vec<ChildSpec> =
-        crate::git::git_child(&storage, &index, loaded).into_iter().collect();
+    let mut terms_flags = root_flags(loaded);
+    terms_flags.strategy = Strategy::OneForOne;
+    let mut workspace_children: Vec<ChildSpec> = crate::git::git_child(&storage, &index, loaded)
+        .into_iter()
+        .collect();
+    workspace_children.push(terms.child(terms_flags));
     let children = root_children(
         &storage,
         pools_spec,
@@ -321,6 +343,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         socket,
         pools,
         index,
+        terms,
         ctx,
         http,
         root_join,
@@ -354,6 +377,9 @@ impl Core {
 
     /// Ordered shutdown: the tree in reverse start order, then the event log, then storage.
     pub async fn shutdown(self, timeout: Duration) -> Result<(), CoreError> {
+        // Shells first: each gets SIGHUP (as when a terminal window closes) and its exit is
+        // recorded while storage still runs.
+        self.terms.close_all(Duration::from_millis(1000)).await;
         let tree = self.root.shutdown(timeout).await;
         let _ = self.root_join.await;
         self.events.finish().await;

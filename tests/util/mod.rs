@@ -2,6 +2,8 @@
 //! that kills its process if a test fails half-way (no stray daemons after a failure).
 #![allow(dead_code)] // shared by several test binaries; each uses part of it
 
+pub mod api;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -259,6 +259,15 @@ impl HttpOptions {
     }
 }
 
+/// `/v1/stream` and `/v1/terms/{id}/io`: the routes that are WebSockets.
+fn is_websocket_path(path: &str) -> bool {
+    path == "/v1/stream"
+        || path
+            .strip_prefix("/v1/terms/")
+            .and_then(|rest| rest.strip_suffix("/io"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn url_for(addr: SocketAddr, token: &ApiToken) -> String {
     format!("http://{addr}/#token={}", token.as_str())
 }
@@ -387,9 +396,9 @@ impl Guard {
         if let Some(given) = bearer {
             return self.token.matches(given);
         }
-        // Browsers cannot set headers on a WebSocket: the stream takes the token as a query
-        // parameter instead (and only the stream).
-        if req.uri().path() == "/v1/stream" {
+        // Browsers cannot set headers on a WebSocket: the WebSockets (the stream and a
+        // terminal's I/O) take the token as a query parameter instead, and only they do.
+        if is_websocket_path(req.uri().path()) {
             let from_query = req.uri().query().and_then(|q| {
                 q.split('&')
                     .filter_map(|kv| kv.split_once('='))

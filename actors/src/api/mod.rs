@@ -107,6 +107,8 @@ pub struct ApiContext {
     pub pools: Pools,
     /// The indexing service.
     pub index: crate::index::IndexService,
+    /// The terminals.
+    pub terms: crate::term::Terminals,
 }
 
 /// The router of every `/v1` route, without any access checks: the Unix socket serves it

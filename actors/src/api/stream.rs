@@ -54,6 +54,12 @@ pub enum StreamMessage {
         /// The event.
         event: TreeEvent,
     },
+    /// A terminal opened, ended, changed folder or recorded a command.
+    Term {
+        /// What happened (`event` is `opened`, `exited`, `cwd` or `command`).
+        #[serde(flatten)]
+        event: crate::term::TermEvent,
+    },
 }
 
 /// How often the subscriber's task looks for changes.
@@ -144,6 +150,9 @@ where
 async fn run(ctx: ApiContext, tx: mpsc::Sender<StreamMessage>) {
     let mut fs_rx = ctx.index.subscribe_fs();
     let mut fs_open = true;
+    let mut term_rx = ctx.terms.subscribe();
+    let mut term_open = true;
+    let mut pending_terms: VecDeque<crate::term::TermEvent> = VecDeque::new();
     let mut event_seq = ctx.view.event_seq();
     let mut sent_status = status_mark(&ctx);
     let first = StreamMessage::Status {
@@ -164,6 +173,24 @@ async fn run(ctx: ApiContext, tx: mpsc::Sender<StreamMessage>) {
                 Ok((workspace, paths)) => pending_fs.add(workspace, paths),
                 Err(RecvError::Lagged(_)) => pending_fs.everything(&ctx),
                 Err(RecvError::Closed) => fs_open = false,
+            },
+            event = term_rx.recv(), if term_open => match event {
+                Ok(event) => {
+                    pending_terms.push_back(event);
+                    // Sent at once when there is room (a finished command should show now);
+                    // otherwise on the next tick, oldest dropped past the bound.
+                    while let Some(event) = pending_terms.front().cloned() {
+                        match offer(&tx, move || async move { StreamMessage::Term { event } }).await {
+                            Ok(true) => { pending_terms.pop_front(); }
+                            Ok(false) => break,
+                            Err(Gone) => return,
+                        }
+                    }
+                    let excess = pending_terms.len().saturating_sub(MAX_PENDING_EVENTS);
+                    pending_terms.drain(..excess);
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => term_open = false,
             },
             _ = tick.tick() => {
                 let (seq, events) = ctx.view.events_since(event_seq);
