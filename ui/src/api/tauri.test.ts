@@ -8,6 +8,7 @@ function fakeTauri(answer: (args: Record<string, unknown>) => unknown) {
   const invoked: Array<{ cmd: string; args: Record<string, unknown> | undefined }> = [];
   const handlers = new Map<string, (e: { payload: unknown }) => void>();
   let unlistened = 0;
+  const channels: Array<{ onmessage: (frame: unknown) => void }> = [];
   const modules: TauriModules = {
     invoke: async () =>
       (async (cmd: string, args?: Record<string, unknown>) => {
@@ -21,8 +22,15 @@ function fakeTauri(answer: (args: Record<string, unknown>) => unknown) {
         handlers.delete(event);
       };
     },
+    channel: async () =>
+      class {
+        onmessage: (frame: unknown) => void = () => {};
+        constructor() {
+          channels.push(this);
+        }
+      },
   };
-  return { modules, invoked, handlers, unlistened: () => unlistened };
+  return { modules, invoked, handlers, channels, unlistened: () => unlistened };
 }
 
 describe("TauriTransport", () => {
