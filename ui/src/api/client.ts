@@ -167,16 +167,18 @@ export class Client {
 
   /** Recorded commands, newest first without `q`. */
   history(q: HistoryQuery = {}): Promise<HistoryResponse> {
+    const text = q.q && q.q.trim() !== "" ? q.q.trim() : undefined;
     return this.transport.call(
       "GET",
       `/v1/history${query({
-        q: q.q && q.q.trim() !== "" ? q.q.trim() : undefined,
+        q: text,
         failed: q.failed ? true : undefined,
         exit: q.exit,
         cwd: q.cwd && q.cwd !== "" ? q.cwd : undefined,
         term: q.term,
         limit: q.limit,
-        semantic: q.semantic ? true : undefined,
+        // "By meaning" needs a description to mean something.
+        semantic: q.semantic && text !== undefined ? true : undefined,
       })}`,
     );
   }

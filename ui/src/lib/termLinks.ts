@@ -17,7 +17,7 @@ export interface PathLink {
 
 // A path with a file extension (so `12:30:45` and `host:8080` do not match), then :line and
 // an optional :col. Paths may start with `/`, `./`, `../` or `~/`.
-const PATH_LINE = /(?:^|(?<=[\s"'`(\[<,=:]))((?:~\/|\.{1,2}\/|\/)?(?:[\w.@+-]+\/)*[\w@+-][\w.@+-]*\.[A-Za-z0-9]{1,10}):(\d+)(?::(\d+))?/g;
+const PATH_LINE = /(?:^|(?<=[\s"'`(\[<,=:]))((?:~\/|\.{1,2}\/|\/)?(?:[\w.@+-]+\/)*[\w@+-][\w.@+-]*\.[A-Za-z][A-Za-z0-9]{0,9}):(\d+)(?::(\d+))?/g;
 
 /** Every `path:line[:col]` in one line of output. */
 export function findPathLinks(text: string): PathLink[] {
