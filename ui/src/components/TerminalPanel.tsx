@@ -3,7 +3,7 @@
 // through Solid state. The grid follows the panel's size; Ctrl/Cmd+F searches the scrollback;
 // URLs and `path:line[:col]` are links (the latter open in the editor).
 
-import { createEffect, createSignal, For, onCleanup, onMount, Show } from "solid-js";
+import { createEffect, createSignal, For, onCleanup, onMount, Show, untrack } from "solid-js";
 import type { TermConnection } from "../api/transport";
 import { useApp } from "../context";
 import { nextFrame } from "../lib/frame";
@@ -225,7 +225,7 @@ export function TerminalPanel() {
   let newButton: HTMLButtonElement | undefined;
 
   createEffect(() => {
-    if (visible()) void t.load();
+    if (visible()) untrack(() => void t.load());
   });
   // Focus requested with no terminal to focus: the "new" button.
   createEffect(() => {

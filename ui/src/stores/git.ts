@@ -2,7 +2,7 @@
 // git events, and the diff of the file picked. Loaded when the panel is first shown; the
 // status follows file changes (debounced) and the log follows `git` stream messages.
 
-import { batch, createSignal } from "solid-js";
+import { batch, createSignal, untrack } from "solid-js";
 import type { Client } from "../api/client";
 import { describeError } from "../api/errors";
 import type { GitDiff, GitEvent, GitMessage, GitStatus } from "../api/types";
@@ -49,8 +49,10 @@ export function createGitStore(client: Client, workspace: () => number | null) {
   async function load(): Promise<void> {
     setLoading(true);
     await Promise.all([refreshStatus(), refreshLog()]);
-    setLoading(false);
-    setLoaded(true);
+    batch(() => {
+      setLoading(false);
+      setLoaded(true);
+    });
   }
 
   const later = debounce(() => void refreshStatus(), GIT_REFRESH_MS);
@@ -64,7 +66,7 @@ export function createGitStore(client: Client, workspace: () => number | null) {
     loaded,
     loading,
     load,
-    ensureLoaded: () => (loaded() || loading() ? Promise.resolve() : load()),
+    ensureLoaded: () => untrack(() => (loaded() || loading() ? Promise.resolve() : load())),
     refreshStatus,
     /** Shows a file's diff (`staged`: the index against HEAD). */
     async showDiff(path: string, staged = false): Promise<void> {

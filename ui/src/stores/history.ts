@@ -2,7 +2,7 @@
 // of entries (more on demand), the entry shown with its output, and live additions from the
 // stream.
 
-import { batch, createSignal } from "solid-js";
+import { batch, createSignal, untrack } from "solid-js";
 import type { Client } from "../api/client";
 import { describeError } from "../api/errors";
 import type { HistoryEntry, HistoryEntryDetail, HistoryQuery } from "../api/types";
@@ -77,8 +77,10 @@ export function createHistoryStore(client: Client) {
       if (my === seq) setError(describeError(e));
     } finally {
       if (my === seq) {
-        setLoading(false);
-        setLoaded(true);
+        batch(() => {
+          setLoading(false);
+          setLoaded(true);
+        });
       }
     }
   }
@@ -108,7 +110,7 @@ export function createHistoryStore(client: Client) {
     run,
     /** Loads the first page once. */
     ensureLoaded(): Promise<void> {
-      return loaded() || loading() ? Promise.resolve() : run();
+      return untrack(() => (loaded() || loading() ? Promise.resolve() : run()));
     },
     /** Whether a full page came back (there may be more). */
     hasMore: () => entries().length >= limit(),
