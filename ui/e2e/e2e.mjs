@@ -15,7 +15,11 @@
 //   2 open the workspace      6 type a marker line and save with Ctrl+S (checked on disk)
 //   3 wait for "indexed"      7 search the marker: found in src/lib.rs
 //   4 search parse_config_line, first hit src/lib.rs
-//   8/9 with WEFT_KILL_CMD: run it; the degraded banner shows within 20 s, clears within 60 s
+//   8 Ctrl+` opens a terminal; `echo weft-e2e-term` shows its output in xterm
+//   9 the History panel lists that command with exit 0
+//  10 `false` in the terminal; "failed only" lists it with a non-zero exit
+//     (8-10 FAIL, naming the reason, when the daemon has no terminals: never skipped)
+//  11/12 with WEFT_KILL_CMD: run it; the degraded banner shows within 20 s, clears within 60 s
 // Exits 0 when every step passed; otherwise prints which step failed and why (with the
 // page's console errors), saves NN-step-FAILED.png, and exits 1.
 //
@@ -77,6 +81,13 @@ const sel = {
   tab: '[data-testid="tab"]',
   dirty: '[data-testid="tab-dirty"]',
   banner: '[data-testid="degraded-banner"]',
+  termTab: '[data-testid="term-tab"]',
+  termUnavailable: '[data-testid="term-unavailable"]',
+  termRows: '[data-testid="terminal-view"]:not([hidden]) .xterm-rows',
+  historyTab: '[data-testid="panel-tab-history"]',
+  terminalTab: '[data-testid="panel-tab-terminal"]',
+  historyRow: '[data-testid="history-row"]',
+  historyFailed: '[data-testid="history-failed"]',
 };
 
 const consoleErrors = [];
@@ -213,6 +224,69 @@ await step("edit-save", async () => {
 await step("search-marker", async () => {
   await search(marker, { path: "src/lib.rs", timeoutMs: 60_000 });
   return `found ${marker} in src/lib.rs`;
+});
+
+// The terminal steps need the issue 6 core (terminals + command history). A daemon without
+// them fails here with the reason: the feature is part of what this script checks.
+async function focusTerminal() {
+  await page.keyboard.press("Control+Backquote");
+  await page.waitForSelector(`${sel.termTab}, ${sel.termUnavailable}`, { timeout: 15_000 });
+  if (await page.locator(sel.termUnavailable).count()) {
+    throw new Error(`the backend has no terminals: ${(await text(sel.termUnavailable))?.trim()}`);
+  }
+  await page.waitForSelector(sel.termRows, { timeout: 15_000 });
+  // The keyboard goes to xterm's hidden textarea once the terminal has the focus.
+  await page.waitForFunction(() => document.activeElement?.closest(".xterm") != null, null, { timeout: 5000 });
+}
+
+const termText = () => page.locator(sel.termRows).first().textContent({ timeout: 2000 });
+
+await step("terminal", async () => {
+  await focusTerminal();
+  // The shell's prompt first, so the typing is not lost in its startup.
+  await page.waitForFunction((s) => (document.querySelector(s)?.textContent ?? "").trim() !== "", sel.termRows, { timeout: 15_000, polling: 200 });
+  await page.keyboard.type("echo weft-e2e-term");
+  await page.keyboard.press("Enter");
+  // The typed command echoes once; its output is the second occurrence.
+  await page.waitForFunction(
+    (s) => ((document.querySelector(s)?.textContent ?? "").match(/weft-e2e-term/g) ?? []).length >= 2,
+    sel.termRows,
+    { timeout: 15_000, polling: 200 },
+  );
+  return `terminal shows: ${(await termText())?.replace(/\s+/g, " ").trim().slice(-80)}`;
+});
+
+/** Waits for a History row running `command` whose exit code is "zero" or "nonzero". */
+async function historyRow(command, want) {
+  await page.waitForFunction(
+    ([rowSel, cmd, w]) =>
+      [...document.querySelectorAll(rowSel)].some((r) => {
+        const exit = r.getAttribute("data-exit");
+        const ok = w === "zero" ? exit === "0" : exit !== null && exit !== "" && exit !== "0";
+        return r.querySelector('[data-testid="history-command"]')?.textContent?.trim() === cmd && ok;
+      }),
+    [sel.historyRow, command, want],
+    { timeout: 30_000, polling: 250 },
+  );
+}
+
+await step("history", async () => {
+  await page.click(sel.historyTab);
+  await historyRow("echo weft-e2e-term", "zero");
+  return "echo weft-e2e-term recorded with exit 0";
+});
+
+await step("history-failed", async () => {
+  await page.click(sel.terminalTab);
+  await focusTerminal();
+  await page.keyboard.type("false");
+  await page.keyboard.press("Enter");
+  await page.click(sel.historyTab);
+  await page.check(sel.historyFailed);
+  await historyRow("false", "nonzero");
+  const exits = await page.locator(sel.historyRow).evaluateAll((rows) => rows.map((r) => r.getAttribute("data-exit")));
+  if (exits.includes("0")) throw new Error(`"failed only" still lists a command with exit 0 (exits: ${exits.join(",")})`);
+  return `failed only: ${exits.length} command(s), exits ${[...new Set(exits)].join(",")}`;
 });
 
 if (KILL_CMD) {

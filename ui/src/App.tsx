@@ -22,7 +22,8 @@ export function App(props: { app: AppStores }) {
     const off = registerBuiltinCommands(app);
     // Capture phase: app bindings (Mod+S, Mod+P...) win over the focused widget's.
     const onKey = (e: KeyboardEvent) => {
-      app.commands.handleKey(e);
+      const inTerminal = e.target instanceof Element && e.target.closest(".term-host") !== null;
+      app.commands.handleKey(e, undefined, inTerminal);
     };
     window.addEventListener("keydown", onKey, true);
     const onHide = () => app.layout.flush();

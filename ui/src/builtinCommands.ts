@@ -10,7 +10,19 @@ export function builtinCommands(app: App): Command[] {
   const hasWs = () => app.workspace.id() !== null;
   const hasTab = () => app.editor.activeTab() !== undefined;
   const cmds: Command[] = [
-    { id: "palette.open", title: "Show All Commands", keybinding: "Mod+Shift+P", run: () => app.ui.toggle("palette") },
+    { id: "palette.open", title: "Show All Commands", keybinding: "Mod+Shift+P", terminal: true, run: () => app.ui.toggle("palette") },
+    { id: "terminal.focus", title: "Terminal: Focus", keybinding: "Ctrl+`", terminal: true, run: () => focusTerminal(app) },
+    { id: "terminal.new", title: "Terminal: New", keybinding: "Ctrl+Shift+`", terminal: true, run: () => newTerminal(app) },
+    {
+      id: "terminal.close",
+      title: "Terminal: Close",
+      enabled: () => app.terminals.active() !== null,
+      run: () => app.terminals.close(),
+    },
+    { id: "terminal.next", title: "Terminal: Next", keybinding: "Ctrl+PageDown", terminal: true, enabled: () => app.terminals.tabs().length > 1, run: () => app.terminals.cycle(1) },
+    { id: "terminal.prev", title: "Terminal: Previous", keybinding: "Ctrl+PageUp", terminal: true, enabled: () => app.terminals.tabs().length > 1, run: () => app.terminals.cycle(-1) },
+    { id: "terminal.history", title: "Terminal: Show History", run: () => showPanel(app, "history") },
+    { id: "git.show", title: "Git: Show Changes", run: () => showPanel(app, "git") },
     { id: "quickOpen", title: "Go to File…", keybinding: "Mod+P", enabled: hasWs, run: () => app.ui.toggle("quickOpen") },
     { id: "workspace.open", title: "Open Workspace…", keybinding: "Mod+O", run: () => app.ui.open("workspace") },
     { id: "search.focus", title: "Search in Workspace", keybinding: "Mod+Shift+F", run: () => showPanel(app, "search") },
@@ -42,6 +54,20 @@ export function builtinCommands(app: App): Command[] {
     });
   }
   return cmds;
+}
+
+/** Shows the terminal panel and focuses the active terminal, opening one when there is none. */
+async function focusTerminal(app: App) {
+  showPanel(app, "terminal");
+  await app.terminals.load();
+  if (app.terminals.tabs().length === 0 && !app.terminals.unavailable()) await app.terminals.open();
+  app.ui.requestFocus("terminal");
+}
+
+async function newTerminal(app: App) {
+  showPanel(app, "terminal");
+  const id = await app.terminals.open();
+  if (id !== null) app.ui.requestFocus("terminal");
 }
 
 async function rescan(app: App) {

@@ -72,4 +72,50 @@ describe("Client", () => {
     expect(got).toEqual([{ type: "fs", workspace: 1, paths: ["a"] }]);
     expect(states).toEqual([true]);
   });
+
+  it("sends the issue 6 commands: terminals, history, session, git", async () => {
+    const t = new FakeTransport()
+      .on("GET", /.*/, { ok: true })
+      .on("GET", "/v1/terms", { terms: [] })
+      .on("POST", /.*/, { ok: true })
+      .on("PUT", /.*/, { ok: true })
+      .on("DELETE", /.*/, { closed: true });
+    const c = new Client(t);
+    await c.openTerminal();
+    await c.openTerminal({ cwd: "/repo1/src", cols: 80, rows: 24 });
+    expect(await c.listTerminals()).toEqual([]);
+    await c.closeTerminal(3);
+    await c.termInput(3, "ls\r");
+    await c.termResize(3, 100, 30);
+    await c.history();
+    await c.history({ q: "  cargo test ", semantic: true, failed: true, exit: 101, cwd: "/repo1", limit: 50, term: 2 });
+    await c.history({ q: " ", semantic: true, failed: false, cwd: "" });
+    await c.historyEntry(9);
+    await c.session();
+    await c.putSession({ layout: {}, open_files: [], active_file: null, active_panel: "terminal" });
+    await c.gitStatus();
+    await c.gitStatus(2);
+    await c.gitLog({ workspace: 2, limit: 100, before: 40 });
+    await c.gitDiff("src/a b.rs", { workspace: 2 });
+    await c.gitDiff("x.rs", { staged: true });
+    expect(t.calls.map((x) => `${x.method} ${x.path}${x.body === undefined ? "" : ` ${JSON.stringify(x.body)}`}`)).toEqual([
+      "POST /v1/terms {}",
+      'POST /v1/terms {"cwd":"/repo1/src","cols":80,"rows":24}',
+      "GET /v1/terms",
+      "DELETE /v1/terms/3",
+      'POST /v1/terms/3/input {"data":"ls\\r"}',
+      'POST /v1/terms/3/resize {"cols":100,"rows":30}',
+      "GET /v1/history",
+      "GET /v1/history?q=cargo%20test&failed=true&exit=101&cwd=%2Frepo1&term=2&limit=50&semantic=true",
+      "GET /v1/history",
+      "GET /v1/history/9",
+      "GET /v1/session",
+      'PUT /v1/session {"ui":{"layout":{},"open_files":[],"active_file":null,"active_panel":"terminal"}}',
+      "GET /v1/git/status",
+      "GET /v1/git/status?workspace=2",
+      "GET /v1/git/log?workspace=2&limit=100&before=40",
+      "GET /v1/git/diff?workspace=2&path=src%2Fa%20b.rs&staged=false",
+      "GET /v1/git/diff?path=x.rs&staged=true",
+    ]);
+  });
 });

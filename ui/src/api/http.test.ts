@@ -11,7 +11,7 @@ import type * as WsModule from "ws";
 import { Client } from "./client";
 import { ApiError } from "./errors";
 import { backoffDelay, HttpTransport, type SocketCtor } from "./http";
-import type { StreamMessage } from "./types";
+import type { StreamMessage, TermControl } from "./types";
 
 // `ws`'s Node entry, loaded by path: the test workers run with the "browser" condition (for
 // Solid), which would pick its browser stub.
@@ -34,6 +34,9 @@ let wss: WsModule.WebSocketServer;
 let base: string;
 let seen: Seen[];
 let streamTokens: string[];
+let termSockets: WsModule.WebSocket[];
+let termReceived: Array<{ text: boolean; data: string }>;
+let termTokens: string[];
 
 function send(res: ServerResponse, status: number, body: unknown) {
   const text = typeof body === "string" ? body : JSON.stringify(body);
@@ -70,10 +73,29 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
 beforeEach(async () => {
   seen = [];
   streamTokens = [];
+  termSockets = [];
+  termReceived = [];
+  termTokens = [];
   server = createServer((req, res) => void handle(req, res));
   wss = new WebSocketServer({ noServer: true });
   server.on("upgrade", (req, socket, head) => {
     const u = new URL(req.url ?? "", "http://x");
+    const term = /^\/v1\/terms\/(\d+)\/io$/.exec(u.pathname);
+    if (term) {
+      termTokens.push(u.searchParams.get("token") ?? "");
+      if (term[1] !== "7") return socket.destroy();
+      return wss.handleUpgrade(req, socket, head, (ws) => {
+        termSockets.push(ws);
+        ws.on("message", (data, isBinary) => termReceived.push({ text: !isBinary, data: String(data) }));
+        // The replay (a UTF-8 sequence split across two frames), then a control message and junk.
+        const e = Buffer.from("café\r\n");
+        ws.send(e.subarray(0, 4), { binary: true });
+        ws.send(e.subarray(4), { binary: true });
+        ws.send(JSON.stringify({ type: "cwd", cwd: "/repo1/src" }));
+        ws.send(JSON.stringify({ type: "nonsense" }));
+        ws.send("not json");
+      });
+    }
     if (u.pathname !== "/v1/stream") return socket.destroy();
     streamTokens.push(u.searchParams.get("token") ?? "");
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -185,5 +207,92 @@ describe("HttpTransport stream", () => {
 
   it("backs off exponentially, capped", () => {
     expect([0, 1, 2, 3, 4, 5, 6, 50].map((a) => backoffDelay(a, 250, 5000))).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+  });
+});
+
+describe("HttpTransport terminal", () => {
+  function attach(id = 7) {
+    const t = transport();
+    const out: Uint8Array[] = [];
+    const controls: TermControl[] = [];
+    const events: string[] = [];
+    const conn = t.terminal(id, {
+      onData: (b) => {
+        out.push(b.slice());
+        events.push("data");
+      },
+      onControl: (m) => controls.push(m),
+      onState: (c) => events.push(c ? "up" : "down"),
+      onReplay: () => events.push("replay"),
+    });
+    const text = () => new TextDecoder().decode(Buffer.concat(out.map((b) => Buffer.from(b))));
+    return { t, conn, out, controls, events, text };
+  }
+
+  it("connects with the token, delivers output bytes and valid control messages", async () => {
+    const a = attach();
+    expect(a.t.terminalUrl(7)).toBe(`${base.replace("http", "ws")}/v1/terms/7/io?token=${TOKEN}`);
+    await until(() => a.controls.length === 1 && a.out.length === 2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(a.text()).toBe("café\r\n");
+    expect(a.controls).toEqual([{ type: "cwd", cwd: "/repo1/src" }]);
+    expect(a.events.slice(0, 3)).toEqual(["replay", "up", "data"]);
+    expect(termTokens).toEqual([TOKEN]);
+    a.conn.close();
+    expect(a.events.at(-1)).toBe("down");
+  });
+
+  it("sends input and sizes as JSON text; input typed before the socket opened is kept", async () => {
+    const a = attach();
+    a.conn.send("ec");
+    a.conn.send("ho hi\r");
+    a.conn.resize(120, 40);
+    await until(() => termReceived.length >= 2);
+    a.conn.send("x");
+    await until(() => termReceived.length >= 3);
+    expect(termReceived.map((m) => [m.text, JSON.parse(m.data)])).toEqual([
+      [true, { type: "resize", cols: 120, rows: 40 }],
+      [true, { type: "input", data: "echo hi\r" }],
+      [true, { type: "input", data: "x" }],
+    ]);
+    a.conn.close();
+  });
+
+  it("reconnects a dropped socket, announcing the replay, and resends the size", async () => {
+    const a = attach();
+    a.conn.resize(90, 20);
+    await until(() => a.out.length === 2);
+    for (const s of termSockets) s.terminate();
+    await until(() => termSockets.length === 2 && a.out.length === 4);
+    expect(a.events.filter((e) => e !== "data")).toEqual(["replay", "up", "down", "replay", "up"]);
+    await until(() => termReceived.filter((m) => m.data.includes("resize")).length === 2);
+    a.conn.close();
+  });
+
+  it("stops reconnecting after the terminal exited, and after close()", async () => {
+    const a = attach();
+    await until(() => termSockets.length === 1 && a.events.includes("up"));
+    termSockets[0]?.send(JSON.stringify({ type: "exit", code: 3, reason: "exited" }));
+    await until(() => a.controls.some((c) => c.type === "exit"));
+    termSockets[0]?.close();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(termSockets).toHaveLength(1);
+    expect(a.controls.at(-1)).toEqual({ type: "exit", code: 3, reason: "exited" });
+
+    const b = attach();
+    await until(() => termSockets.length === 2);
+    b.conn.close();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(termSockets).toHaveLength(2);
+  });
+
+  it("keeps retrying with backoff while the terminal's socket is refused", async () => {
+    const a = attach(8);
+    await until(() => termTokens.length >= 3, 3000);
+    expect(a.events).toEqual([]);
+    a.conn.close();
+    const n = termTokens.length;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(termTokens.length).toBe(n);
   });
 });

@@ -2,7 +2,7 @@
 // the stream over a WebSocket that reconnects with capped exponential backoff.
 
 import { ApiError, errorFromBody } from "./errors";
-import { isStreamMessage, type Transport } from "./transport";
+import { isStreamMessage, isTermControl, type TermConnection, type TermHandlers, type Transport } from "./transport";
 import type { Method, StreamMessage } from "./types";
 
 /** The part of the WebSocket API the stream uses (the DOM's, or `ws` in Node tests). */
@@ -12,6 +12,20 @@ export interface SocketLike {
   onclose: ((ev: unknown) => void) | null;
   onerror: ((ev: unknown) => void) | null;
   close(code?: number, reason?: string): void;
+  /** Used by terminal connections (the stream only listens). */
+  send?(data: string): void;
+  /** "arraybuffer" for terminal output. */
+  binaryType?: string;
+}
+
+/** Input held while a terminal's socket is down, at most (older input is dropped). */
+export const TERM_PENDING_MAX = 64 * 1024;
+
+/** A binary frame's bytes (ArrayBuffer in browsers, Buffer/ArrayBuffer under Node `ws`). */
+export function frameBytes(data: unknown): Uint8Array | null {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
 }
 
 export type SocketCtor = new (url: string) => SocketLike;
@@ -98,6 +112,132 @@ export class HttpTransport implements Transport {
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", this.token);
     return url.toString();
+  }
+
+  /** A terminal's socket URL: ws(s)://host/v1/terms/ID/io?token=... */
+  terminalUrl(id: number): string {
+    const url = new URL(`${this.base}/v1/terms/${id}/io`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", this.token);
+    return url.toString();
+  }
+
+  /**
+   * Attaches to a terminal over its WebSocket: binary frames are output, text frames JSON
+   * control messages; input and resizes go out as JSON text. A dropped socket reconnects with
+   * the stream's capped backoff (the core replays the scrollback: `onReplay` comes first),
+   * until the terminal exits or `close()`.
+   */
+  terminal(id: number, handlers: TermHandlers): TermConnection {
+    const Ctor = this.socketCtor;
+    let stopped = false;
+    let exited = false;
+    let socket: SocketLike | null = null;
+    let open = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let attempt = 0;
+    let pending: string[] = [];
+    let pendingBytes = 0;
+    let size: { cols: number; rows: number } | null = null;
+
+    const sendNow = (msg: unknown): boolean => {
+      if (!socket || !open || !socket.send) return false;
+      try {
+        socket.send(JSON.stringify(msg));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const connect = () => {
+      timer = null;
+      if (stopped || !Ctor) return;
+      let s: SocketLike;
+      try {
+        s = new Ctor(this.terminalUrl(id));
+      } catch {
+        retry();
+        return;
+      }
+      socket = s;
+      s.binaryType = "arraybuffer";
+      s.onopen = () => {
+        if (socket !== s) return;
+        attempt = 0;
+        open = true;
+        handlers.onReplay?.();
+        handlers.onState?.(true);
+        if (size) sendNow({ type: "resize", ...size });
+        const queued = pending;
+        pending = [];
+        pendingBytes = 0;
+        if (queued.length) sendNow({ type: "input", data: queued.join("") });
+      };
+      s.onmessage = (ev) => {
+        if (socket !== s) return;
+        if (typeof ev.data === "string") {
+          let m: unknown;
+          try {
+            m = JSON.parse(ev.data);
+          } catch {
+            return;
+          }
+          if (!isTermControl(m)) return;
+          if (m.type === "exit") exited = true;
+          handlers.onControl(m);
+          return;
+        }
+        const bytes = frameBytes(ev.data);
+        if (bytes) handlers.onData(bytes);
+      };
+      s.onerror = () => {};
+      s.onclose = () => {
+        if (socket !== s) return;
+        socket = null;
+        const was = open;
+        open = false;
+        if (was) handlers.onState?.(false);
+        if (!exited) retry();
+      };
+    };
+    const retry = () => {
+      if (stopped || timer !== null) return;
+      const delay = backoffDelay(attempt, this.backoffMinMs, this.backoffMaxMs);
+      attempt += 1;
+      timer = setTimeout(connect, delay);
+    };
+
+    if (Ctor) connect();
+    else handlers.onState?.(false);
+    return {
+      send: (data) => {
+        if (stopped || data === "") return;
+        if (sendNow({ type: "input", data })) return;
+        pending.push(data);
+        pendingBytes += data.length;
+        while (pendingBytes > TERM_PENDING_MAX && pending.length > 1) pendingBytes -= pending.shift()?.length ?? 0;
+      },
+      resize: (cols, rows) => {
+        size = { cols, rows };
+        sendNow({ type: "resize", cols, rows });
+      },
+      close: () => {
+        if (stopped) return;
+        stopped = true;
+        if (timer !== null) clearTimeout(timer);
+        const s = socket;
+        socket = null;
+        if (s) {
+          s.onclose = null;
+          s.onmessage = null;
+          s.close(1000, "detached");
+        }
+        if (open) {
+          open = false;
+          handlers.onState?.(false);
+        }
+      },
+    };
   }
 
   subscribe(

@@ -341,6 +341,191 @@ export interface WriteFileResponse {
 }
 
 // ---------------------------------------------------------------------------------------
+// Issue 6 (contract-issue6.md): terminals, command history, session, git.
+// actors/src/term/, actors/src/api/term.rs, actors/src/git/, actors/src/api/git.rs
+
+/** `POST /v1/terms` body. `cwd` defaults to the active workspace root. */
+export interface OpenTerminalRequest {
+  cwd?: string;
+  cols?: number;
+  rows?: number;
+  shell?: string;
+}
+
+/** One terminal (`TermInfo`). */
+export interface TermInfo {
+  id: number;
+  pid: number | null;
+  shell: string;
+  cwd: string;
+  cols: number;
+  rows: number;
+  started_ms: number;
+  session_id: number;
+  alive: boolean;
+  exit_code: number | null;
+  end_reason: string | null;
+  title: string;
+}
+
+/** `GET /v1/terms`. */
+export interface TermList {
+  terms: TermInfo[];
+}
+
+/** One recorded command (`HistoryEntry`). */
+export interface HistoryEntry {
+  id: number;
+  session_id: number;
+  seq: number;
+  command: string;
+  cwd: string | null;
+  started_ms: number;
+  ended_ms: number | null;
+  duration_ms: number | null;
+  exit_code: number | null;
+  output_bytes: number;
+  truncated: boolean;
+  snippet: string;
+  /** Relevance, with a query. */
+  score?: number;
+}
+
+/** `GET /v1/history/{id}`. */
+export interface HistoryEntryDetail extends HistoryEntry {
+  output: string;
+}
+
+/** `GET /v1/history` query. */
+export interface HistoryQuery {
+  /** Keyword (FTS over command, output and cwd), or a description with `semantic`. */
+  q?: string;
+  failed?: boolean;
+  exit?: number;
+  /** A cwd prefix. */
+  cwd?: string;
+  term?: number;
+  limit?: number;
+  semantic?: boolean;
+}
+
+/** `GET /v1/history`. */
+export interface HistoryResponse {
+  entries: HistoryEntry[];
+  /** Whether embeddings took part. */
+  semantic: boolean;
+}
+
+/** What the core keeps of a session (`SessionState`). */
+export interface SessionState {
+  version: 1;
+  profile: string;
+  workspace: { id: number; root: string } | null;
+  /** What the UI put (`SessionUi` is what this UI writes; older or foreign data may differ). */
+  ui: unknown;
+  terminals: Array<{ id: number; cwd: string; shell: string; title: string }>;
+}
+
+/** `GET /v1/session`. */
+export interface SessionResponse {
+  snapshot: { taken_ms: number; reason: string; state: SessionState } | null;
+}
+
+/** What this UI puts under `ui` with `PUT /v1/session`. */
+export interface SessionUi {
+  /** The layout as the ui-state key `layout` stores it (`LayoutSnapshot`). */
+  layout: unknown;
+  open_files: Array<{ workspace: number; path: string; line: number; col: number }>;
+  active_file: string | null;
+  active_panel: string | null;
+}
+
+/** `GitStatus.state`. */
+export type GitRepoState =
+  | "ok"
+  | "not_a_repo"
+  | "bare"
+  | "rebasing"
+  | "merging"
+  | "cherry_picking"
+  | "reverting"
+  | "bisecting";
+
+/** How a file changed, in the index or the worktree. */
+export type GitChange = "new" | "modified" | "deleted" | "renamed" | "typechange" | "conflicted";
+
+export interface GitFileStatus {
+  path: string;
+  index: GitChange | null;
+  worktree: GitChange | null;
+}
+
+/** `GET /v1/git/status`. */
+export interface GitStatus {
+  workspace: number;
+  state: GitRepoState | (string & {});
+  branch: string | null;
+  head: string | null;
+  detached: boolean;
+  ahead: number | null;
+  behind: number | null;
+  upstream: string | null;
+  files: GitFileStatus[];
+  /** A human sentence for the non-ok states. */
+  message?: string | null;
+}
+
+export type GitEventKind =
+  | "commit"
+  | "amend"
+  | "checkout"
+  | "merge"
+  | "rebase"
+  | "pull"
+  | "stash"
+  | "reset"
+  | "cherry-pick"
+  | "branch"
+  | "clone"
+  | "other";
+
+/** One recorded git event (`GitEvent`). */
+export interface GitEvent {
+  id: number;
+  kind: GitEventKind | (string & {});
+  ref_name: string | null;
+  old_oid: string | null;
+  new_oid: string | null;
+  summary: string;
+  author: string | null;
+  ts_ms: number;
+  detail: Record<string, unknown> | null;
+}
+
+/** `GET /v1/git/log`. */
+export interface GitLog {
+  events: GitEvent[];
+}
+
+/** `GET /v1/git/diff`. */
+export interface GitDiff {
+  diff: string;
+  files: Array<{ path: string; additions: number; deletions: number }>;
+  truncated: boolean;
+}
+
+/** A control message on a terminal's connection (text frames / Tauri `{control}`). */
+export type TermControl =
+  | { type: "exit"; code: number | null; reason: "exited" | "killed" | "closed" | (string & {}) }
+  | { type: "cwd"; cwd: string }
+  | { type: "command"; entry: HistoryEntry }
+  | { type: "dropped"; bytes: number }
+  | { type: "title"; title: string };
+
+/** What a Tauri `term_attach` channel carries: output (base64) or a control message. */
+export type TermFrame = { data: string } | { control: TermControl };
+
+// ---------------------------------------------------------------------------------------
 // Stream (WebSocket `/v1/stream`, or the Tauri event `weft://stream`)
 
 /** Sent on connect and whenever the tree, pools or degraded state change (≤ 4 Hz). */
@@ -368,7 +553,35 @@ export interface EventMessage {
   event: TreeEvent;
 }
 
-export type StreamMessage = StatusMessage | ProgressMessage | FsMessage | EventMessage;
+/** A terminal opened, exited, finished a command or changed directory. */
+export interface TermMessage {
+  type: "term";
+  event: "opened" | "exited" | "command" | "cwd" | (string & {});
+  term: number;
+  /** With `command`. */
+  entry?: HistoryEntry;
+  /** With `cwd`. */
+  cwd?: string;
+  /** With `exited`. */
+  code?: number | null;
+  /** With `opened`. */
+  info?: TermInfo;
+}
+
+/** New git events in a workspace. */
+export interface GitMessage {
+  type: "git";
+  workspace: number;
+  events: GitEvent[];
+}
+
+export type StreamMessage =
+  | StatusMessage
+  | ProgressMessage
+  | FsMessage
+  | EventMessage
+  | TermMessage
+  | GitMessage;
 
 /** HTTP methods the surface uses. */
 export type Method = "GET" | "POST" | "PUT" | "DELETE";

@@ -28,6 +28,7 @@ function eventKey(e: KeyboardEvent): string {
   if (/^Digit[0-9]$/.test(e.code)) return e.code.slice(5);
   if (e.code === "BracketLeft") return "[";
   if (e.code === "BracketRight") return "]";
+  if (e.code === "Backquote") return "`";
   return e.key.toLowerCase();
 }
 

@@ -20,3 +20,24 @@ export function folderName(root: string): string {
 export function isWithin(path: string, dir: string): boolean {
   return dir === "" || path === dir || path.startsWith(dir + "/");
 }
+
+/** Resolves `.` and `..` in a `/`-separated path (a leading `/` is kept; `..` above the top is dropped). */
+export function normalizePath(path: string): string {
+  const abs = path.startsWith("/");
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return (abs ? "/" : "") + out.join("/");
+}
+
+/** `abs` relative to `root` (both absolute), or null when it is outside. */
+export function relativeTo(abs: string, root: string): string | null {
+  const a = normalizePath(abs);
+  const r = normalizePath(root);
+  if (a === r) return "";
+  const prefix = r === "/" ? "/" : `${r}/`;
+  return a.startsWith(prefix) ? a.slice(prefix.length) : null;
+}

@@ -7,8 +7,13 @@
 import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
 import type { Client } from "../api/client";
 import { ApiError, describeError } from "../api/errors";
-import type { IndexStatus, StatusReport, StreamMessage, TreeEvent } from "../api/types";
+import type { GitMessage, HistoryEntry, IndexStatus, SessionUi, StatusReport, StreamMessage, TermMessage, TreeEvent } from "../api/types";
 import { frameQueue, type Schedule } from "../lib/frame";
+import { xtermWidget, type TermWidgetFactory } from "../lib/termWidget";
+import { createGitStore } from "./git";
+import { createHistoryStore } from "./history";
+import { createSessionStore, type OpenFile } from "./session";
+import { createTerminalsStore } from "./terminals";
 import { createCommandRegistry } from "./commands";
 import { createEditorStore, type EditorOptions, type RevealTarget, type TabRef } from "./editor";
 import { createFilesStore } from "./files";
@@ -29,6 +34,9 @@ export interface AppDeps {
   layoutDelayMs?: number;
   /** The daemon refused the token (main.tsx forgets the stored one). */
   onAuthFailed?: () => void;
+  /** The terminal emulator (xterm.js by default; tests pass a fake). */
+  termWidget?: TermWidgetFactory;
+  sessionDelayMs?: number;
 }
 
 export function createApp(deps: AppDeps) {
@@ -44,6 +52,10 @@ export function createApp(deps: AppDeps) {
   const layout = createLayoutStore(client, { delayMs: deps.layoutDelayMs, onError: notices.error });
   const commands = createCommandRegistry({ onError: notices.error });
   const ui = createUiStore();
+  const terminals = createTerminalsStore(client, notices);
+  const history = createHistoryStore(client);
+  const git = createGitStore(client, workspace.id);
+  const session = createSessionStore(client, { delayMs: deps.sessionDelayMs, onError: notices.error });
   const [ready, setReady] = createSignal(false);
   const [authFailed, setAuthFailed] = createSignal(false);
   let lastGeneration = -1;
@@ -69,6 +81,8 @@ export function createApp(deps: AppDeps) {
     let latestIndex: IndexStatus | null = null;
     const events: TreeEvent[] = [];
     const fs = new Map<number, Set<string>>();
+    const terms: TermMessage[] = [];
+    const gits: GitMessage[] = [];
     for (const m of items) {
       switch (m.type) {
         case "status":
@@ -87,13 +101,25 @@ export function createApp(deps: AppDeps) {
           for (const p of m.paths) set.add(p);
           break;
         }
+        case "term":
+          terms.push(m);
+          break;
+        case "git":
+          gits.push(m);
+          break;
       }
     }
     batch(() => {
       if (report) health.applyReport(report);
       if (latestIndex) setIndex(latestIndex);
       health.addEvents(events);
+      for (const m of terms) {
+        terminals.onStream(m);
+        if (m.event === "command" && m.entry) history.onCommand(m.entry);
+      }
+      for (const m of gits) git.onGit(m);
     });
+    for (const ws of fs.keys()) git.onFs(ws);
     for (const [ws, set] of fs) {
       const paths = [...set];
       void tree.onFs(ws, paths);
@@ -124,6 +150,9 @@ export function createApp(deps: AppDeps) {
       void editor.checkAll();
       const ws = workspace.id();
       if (ws !== null) files.onFs(ws);
+      if (terminals.loaded()) void terminals.load(true);
+      if (history.loaded()) void history.run();
+      if (git.loaded()) void git.load();
     }
     everConnected = true;
   }
@@ -132,6 +161,7 @@ export function createApp(deps: AppDeps) {
   createEffect(
     on(workspace.id, (id) => {
       void tree.reset(id);
+      git.reset();
       files.reset(id);
       // Its index state now, not what the last message said before it was opened.
       if (id !== null) client.indexStatus().then(setIndex, () => {});
@@ -146,6 +176,26 @@ export function createApp(deps: AppDeps) {
     layout.setSession(workspace.id(), editor.refs(), activeRef);
   });
 
+  /** What the core's session keeps of this UI. */
+  function sessionUi(): SessionUi {
+    const active = editor.activeTab();
+    editor.cursor();
+    const openFiles: OpenFile[] = editor.tabs().map((t) => {
+      const st = editor.docState(t.id);
+      if (!st) return { workspace: t.workspace, path: t.path, line: 1, col: 1 };
+      const head = st.selection.main.head;
+      const line = st.doc.lineAt(head);
+      return { workspace: t.workspace, path: t.path, line: line.number, col: head - line.from + 1 };
+    });
+    return {
+      layout: JSON.parse(JSON.stringify(layout.state)) as unknown,
+      open_files: openFiles,
+      active_file: active?.path ?? null,
+      active_panel: layout.lastPanel(),
+    };
+  }
+  createEffect(() => session.changed(sessionUi()));
+
   // The theme: an explicit choice, or the system's.
   createEffect(() => applyTheme(layout.state.theme));
 
@@ -153,18 +203,29 @@ export function createApp(deps: AppDeps) {
   async function start(): Promise<void> {
     unsubscribe?.();
     unsubscribe = client.subscribe((m) => queue.push(m), onConnection);
-    const [snap] = await Promise.all([layout.restore(), refreshStatus(), workspace.loadRecent()]);
+    const [stored, sess] = await Promise.all([layout.restore(), session.restore(), refreshStatus(), workspace.loadRecent()]);
+    // The core's session wins over the ui-state layout (it also has the cursors).
+    let snap = stored;
+    if (sess?.layout) {
+      snap = sess.layout;
+      layout.adopt(snap);
+    }
     if (snap.workspace !== null) {
       const ws = workspace.recent().find((w) => w.id === snap.workspace);
       if (ws && (await workspace.select(ws))) {
         const tabs = snap.tabs.filter((t) => t.workspace === ws.id);
         await Promise.all(tabs.map((t) => editor.open(t.workspace, t.path, undefined, false)));
         const act = snap.activeTab;
-        if (act && tabs.some((t) => t.path === act.path)) editor.activate(`${act.workspace}:${act.path}`);
-        else if (tabs[0]) editor.activate(`${tabs[0].workspace}:${tabs[0].path}`);
+        const target = act && tabs.some((t) => t.path === act.path) ? act : tabs[0];
+        if (target) {
+          const at = sess?.openFiles.find((f) => f.workspace === target.workspace && f.path === target.path);
+          if (at && (at.line > 1 || at.col > 1)) await editor.open(target.workspace, target.path, { line: at.line, col: at.col });
+          else editor.activate(`${target.workspace}:${target.path}`);
+        }
       }
     }
     layout.startAutosave();
+    session.startAutosave();
     setReady(true);
   }
 
@@ -173,6 +234,10 @@ export function createApp(deps: AppDeps) {
     search.dispose();
     layout.flush();
     layout.dispose();
+    session.flush();
+    session.dispose();
+    history.dispose();
+    git.dispose();
   });
 
   return {
@@ -188,6 +253,11 @@ export function createApp(deps: AppDeps) {
     layout,
     commands,
     ui,
+    terminals,
+    history,
+    git,
+    session,
+    termWidget: deps.termWidget ?? xtermWidget,
     ready,
     /** The daemon refused our token: the page needs a fresh link. */
     authFailed,
@@ -197,6 +267,8 @@ export function createApp(deps: AppDeps) {
     drainStream: () => queue.drain(),
     /** Feeds one stream message (as the transport would). */
     receive: (m: StreamMessage) => queue.push(m),
+    /** A command finished in a terminal (its connection says so, as does the stream). */
+    onCommand: (e: HistoryEntry) => history.onCommand(e),
     /** Opens a file (of the current workspace by default) at a line, and shows it in the tree. */
     async openFile(path: string, at?: number | RevealTarget, ws: number | null = workspace.id()) {
       if (ws === null) return;

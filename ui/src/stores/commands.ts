@@ -13,6 +13,11 @@ export interface Command {
   keybinding?: string;
   /** Whether it can run now (absent: always). */
   enabled?: () => boolean;
+  /**
+   * Its keybinding works while a terminal has the focus too (others are the shell's there:
+   * Ctrl+P, Ctrl+B... mean something to bash, tmux and vim).
+   */
+  terminal?: boolean;
   /** What it does; a returned promise is awaited for errors. */
   run: () => unknown;
 }
@@ -55,8 +60,9 @@ export function createCommandRegistry(opts: { onError?: (msg: string) => void } 
      * Runs the command bound to this key press; true when one ran. A bound key is the app's
      * even while its command cannot run (Ctrl+S with no file open must not save the page).
      */
-    handleKey(ev: KeyboardEvent, mac: boolean = isMac()): boolean {
+    handleKey(ev: KeyboardEvent, mac: boolean = isMac(), inTerminal = false): boolean {
       for (const e of entries()) {
+        if (inTerminal && !e.cmd.terminal) continue;
         if (e.chord && matches(e.chord, ev, mac)) {
           ev.preventDefault();
           ev.stopPropagation();

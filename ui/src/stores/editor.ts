@@ -55,6 +55,8 @@ export interface Tab {
  */
 export interface RevealTarget {
   line: number;
+  /** 1-based column: the cursor goes there instead of selecting the line. */
+  col?: number;
   symbol?: string | null;
   endLine?: number;
 }

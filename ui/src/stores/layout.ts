@@ -2,6 +2,7 @@
 // tabs, active tab). Saved with putUiState("layout") 500 ms after the last change, restored
 // at start.
 
+import { createSignal } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import type { Client } from "../api/client";
 import { describeError } from "../api/errors";
@@ -83,6 +84,8 @@ export function parseLayout(v: unknown): LayoutSnapshot {
 
 export function createLayoutStore(client: Client, opts: { delayMs?: number; onError?: (msg: string) => void } = {}) {
   const [state, setState] = createStore<LayoutSnapshot>(defaultLayout());
+  // The panel brought to front last (the session's `active_panel`; not part of the layout).
+  const [lastPanel, setLastPanel] = createSignal<string | null>(null);
   let autosave = false;
   let reported = false;
   let lastSaved = "";
@@ -129,7 +132,9 @@ export function createLayoutStore(client: Client, opts: { delayMs?: number; onEr
       setState("panels", id, open);
       changed();
     },
+    lastPanel,
     setActive(area: Area, id: string) {
+      setLastPanel(id);
       if (state.active[area] === id) return;
       setState("active", area, id);
       changed();
@@ -167,6 +172,10 @@ export function createLayoutStore(client: Client, opts: { delayMs?: number; onEr
       setState(reconcile(snap));
       lastSaved = JSON.stringify(snap);
       return snap;
+    },
+    /** Takes a layout restored from elsewhere (the core's session); it is saved on the next change. */
+    adopt(snap: LayoutSnapshot) {
+      setState(reconcile(snap));
     },
     /** From now on every change is saved (after the restore, so it is not overwritten). */
     startAutosave() {

@@ -3,7 +3,7 @@
 import { createSignal } from "solid-js";
 
 export type Overlay = "palette" | "quickOpen" | "workspace" | "indexDetails" | null;
-export type FocusTarget = "search" | "tree" | "editor" | "health";
+export type FocusTarget = "search" | "tree" | "editor" | "health" | "terminal" | "history" | "git";
 
 export function createUiStore() {
   const [overlay, setOverlay] = createSignal<Overlay>(null);

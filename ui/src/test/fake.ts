@@ -2,9 +2,14 @@
 // (real ApiErrors, real JSON shapes), and builders for the wire types.
 
 import { ApiError } from "../api/errors";
-import type { Transport } from "../api/transport";
+import type { TermConnection, TermHandlers, Transport } from "../api/transport";
 import type {
   DirEntry,
+  GitEvent,
+  GitStatus,
+  HistoryEntry,
+  TermControl,
+  TermInfo,
   IndexStatus,
   Method,
   NodeStatus,
@@ -71,6 +76,55 @@ export class FakeTransport implements Transport {
 
   callsTo(method: Method, prefix: string): Call[] {
     return this.calls.filter((c) => c.method === method && c.path.startsWith(prefix));
+  }
+
+  /** Every terminal attachment made, newest last. */
+  terms: FakeTermConnection[] = [];
+
+  terminal(id: number, handlers: TermHandlers): TermConnection {
+    const c = new FakeTermConnection(id, handlers);
+    this.terms.push(c);
+    handlers.onReplay?.();
+    handlers.onState?.(true);
+    return c;
+  }
+
+  /** The live (not closed) attachment to terminal `id`. */
+  term(id: number): FakeTermConnection | undefined {
+    return [...this.terms].reverse().find((t) => t.id === id && !t.closed);
+  }
+}
+
+/** A terminal attachment whose output the test writes and whose input it reads. */
+export class FakeTermConnection implements TermConnection {
+  sent: string[] = [];
+  sizes: Array<[number, number]> = [];
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly handlers: TermHandlers,
+  ) {}
+
+  send(data: string) {
+    this.sent.push(data);
+  }
+
+  resize(cols: number, rows: number) {
+    this.sizes.push([cols, rows]);
+  }
+
+  close() {
+    this.closed = true;
+  }
+
+  /** Output from the "shell". */
+  output(text: string) {
+    this.handlers.onData(new TextEncoder().encode(text));
+  }
+
+  control(msg: TermControl) {
+    this.handlers.onControl(msg);
   }
 }
 
@@ -159,6 +213,62 @@ export function hashOf(s: string): string {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
   return (h >>> 0).toString(16);
+}
+
+export function termInfo(id: number, extra: Partial<TermInfo> = {}): TermInfo {
+  return {
+    id,
+    pid: 1000 + id,
+    shell: "/bin/bash",
+    cwd: "/repo1",
+    cols: 80,
+    rows: 24,
+    started_ms: Date.now() - 1000,
+    session_id: 1,
+    alive: true,
+    exit_code: null,
+    end_reason: null,
+    title: `bash ${id}`,
+    ...extra,
+  };
+}
+
+export function historyEntry(id: number, command: string, extra: Partial<HistoryEntry> = {}): HistoryEntry {
+  const started = Date.now() - 60_000;
+  return {
+    id,
+    session_id: 1,
+    seq: id,
+    command,
+    cwd: "/repo1",
+    started_ms: started,
+    ended_ms: started + 1200,
+    duration_ms: 1200,
+    exit_code: 0,
+    output_bytes: 10,
+    truncated: false,
+    snippet: "",
+    ...extra,
+  };
+}
+
+export function gitStatus(extra: Partial<GitStatus> = {}): GitStatus {
+  return {
+    workspace: 1,
+    state: "ok",
+    branch: "main",
+    head: "0123456789abcdef0123456789abcdef01234567",
+    detached: false,
+    ahead: 0,
+    behind: 0,
+    upstream: "origin/main",
+    files: [],
+    ...extra,
+  };
+}
+
+export function gitEvent(id: number, kind: GitEvent["kind"], summary: string, extra: Partial<GitEvent> = {}): GitEvent {
+  return { id, kind, ref_name: "refs/heads/main", old_oid: null, new_oid: null, summary, author: "Ada", ts_ms: Date.now() - 5000, detail: null, ...extra };
 }
 
 /** Lets pending promise callbacks run. */

@@ -6,6 +6,8 @@ import { App } from "../App";
 import { registerBuiltinPanels } from "../panels/builtin";
 import { createApp, type App as AppStores } from "../stores/app";
 import { FakeTransport, indexStatus, statusReport } from "./fake";
+import { fakeWidgets } from "./term";
+import type { TermWidgetFactory } from "../lib/termWidget";
 
 export interface Rendered {
   app: AppStores;
@@ -27,7 +29,14 @@ export function defaultTransport(): FakeTransport {
 
 export async function renderApp(
   transport: FakeTransport = defaultTransport(),
-  opts: { start?: boolean; confirm?: (m: string) => boolean; schedule?: (run: () => void) => void; onAuthFailed?: () => void } = {},
+  opts: {
+    start?: boolean;
+    confirm?: (m: string) => boolean;
+    schedule?: (run: () => void) => void;
+    onAuthFailed?: () => void;
+    termWidget?: TermWidgetFactory;
+    sessionDelayMs?: number;
+  } = {},
 ): Promise<Rendered> {
   registerBuiltinPanels();
   let app!: AppStores;
@@ -38,6 +47,8 @@ export async function renderApp(
       editor: { confirm: opts.confirm ?? (() => true) },
       layoutDelayMs: 500,
       onAuthFailed: opts.onAuthFailed,
+      termWidget: opts.termWidget ?? fakeWidgets().factory,
+      sessionDelayMs: opts.sessionDelayMs,
     });
     return <App app={app} />;
   });

@@ -79,8 +79,10 @@ export function CodeEditor(props: { hidden: boolean }) {
     handledReveal = r.nonce;
     const doc = view.state.doc;
     const line = doc.line(targetLine(doc, r));
+    // With a column (a terminal's path:line:col, a restored cursor): the cursor there.
+    const at = r.col !== undefined ? line.from + Math.max(0, Math.min(line.length, r.col - 1)) : null;
     view.dispatch({
-      selection: EditorSelection.range(line.from, line.to),
+      selection: at !== null ? EditorSelection.cursor(at) : EditorSelection.range(line.from, line.to),
       effects: EditorView.scrollIntoView(line.from, { y: "center" }),
     });
     view.focus();
