@@ -556,18 +556,18 @@ fn shells_end_with_the_daemon_whether_it_stops_or_is_killed() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    // The sessions of the stopped run were closed; the killed run's are marked lost at the
-    // next start.
+    // The sessions of the stopped run were closed; the killed run's (its two, and the two
+    // restored from the stopped run's session) are marked lost at the next start.
     let (mut daemon, _) = serve_with_home(&weft);
     let conn = rusqlite::Connection::open(weft.db_path()).expect("db");
     let reasons: Vec<String> = conn
-        .prepare("SELECT coalesce(end_reason, 'open') FROM terminal_sessions ORDER BY id")
+        .prepare("SELECT coalesce(end_reason, 'open') FROM terminal_sessions ORDER BY id LIMIT 6")
         .expect("prepare")
         .query_map([], |r| r.get(0))
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(reasons, ["closed", "closed", "lost", "lost"]);
+    assert_eq!(reasons, ["closed", "closed", "lost", "lost", "lost", "lost"]);
     daemon.stop();
 }
 
@@ -626,4 +626,64 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn the_session_survives_a_sigkill_with_its_layout_files_and_terminals() {
+    let weft = Weft::new();
+    let (mut daemon, _) = serve_with_home(&weft);
+    let api = Api::of(&weft);
+    assert_eq!(api.get("/v1/session").json()["snapshot"], serde_json::Value::Null);
+    let ui = serde_json::json!({
+        "layout": { "left": 240, "bottom": 300, "panels": ["files", "terminal"] },
+        "open_files": [{ "path": "src/lib.rs", "line": 12, "col": 4 }, { "path": "README.md", "line": 1, "col": 1 }],
+        "active_file": "src/lib.rs",
+        "active_panel": "terminal"
+    });
+    let r = api.call("PUT", "/v1/session", Some(&serde_json::json!({ "ui": ui }).to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let info = open_term(&api, serde_json::json!({ "shell": "bash" }));
+    let viewer = Viewer::attach(&api, info["id"].as_u64().expect("id"));
+    viewer.type_line("cd /tmp");
+    viewer.next_command();
+    viewer.wait_control(Duration::from_secs(10), |v| v["type"] == "cwd" && v["cwd"] == "/tmp");
+    // Bad input is refused and changes nothing.
+    api.call("PUT", "/v1/session", Some("[1,2]"))
+        .expect_error(400, "bad_request");
+    api.call("PUT", "/v1/session", Some("{oops"))
+        .expect_error(400, "bad_request");
+    // Past the debounce window (and its cap), the snapshot is on disk: kill without warning.
+    std::thread::sleep(Duration::from_millis(2600));
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+
+    let (mut daemon, _) = serve_with_home(&weft);
+    let api = Api::of(&weft);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let terms = loop {
+        let t = api.get("/v1/terms").json();
+        if t["terms"].as_array().is_some_and(|a| !a.is_empty()) {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no terminal was restored: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let restored = &terms["terms"][0];
+    assert_eq!(restored["cwd"], "/tmp", "{terms}");
+    assert_eq!(restored["alive"], true);
+    assert!(restored["shell"].as_str().unwrap_or("").ends_with("bash"), "{terms}");
+    let session = api.get("/v1/session").json();
+    assert_eq!(session["snapshot"]["state"]["ui"], ui, "{session}");
+    assert_eq!(session["snapshot"]["state"]["profile"], "default");
+    // An orderly stop saves the session with its terminals, then ends the shells.
+    daemon.stop();
+    let (mut daemon, _) = serve_with_home(&weft);
+    let api = Api::of(&weft);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while api.get("/v1/terms").json()["terms"].as_array().is_none_or(Vec::is_empty) {
+        assert!(Instant::now() < deadline, "the terminal was not restored after a clean stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.get("/v1/terms").json()["terms"].as_array().map(Vec::len), Some(1));
+    daemon.stop();
 }

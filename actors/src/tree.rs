@@ -293,6 +293,13 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
     {
         tracing::warn!(error = %e, "could not close the terminal sessions of an earlier run");
     }
+    let session = crate::session::Session::new(
+        storage.clone(),
+        terms.clone(),
+        info.profile.clone(),
+        workspace_id.map(|id| id.0),
+        info.workspace.to_string_lossy().into_owned(),
+    );
     let ctx = ApiContext {
         view: view.clone(),
         storage: storage.clone(),
@@ -301,6 +308,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         pools: pools.clone(),
         index: index.clone(),
         terms: terms.clone(),
+        session: session.clone(),
     };
     let api_socket = socket.clone();
     let api_ctx = ctx.clone();
@@ -316,6 +324,7 @@ pub async fn start(loaded: &Loaded, workspace: &Path) -> Result<Core, CoreError>
         .into_iter()
         .collect();
     workspace_children.push(terms.child(terms_flags));
+    workspace_children.push(session.child());
     let children = root_children(
         &storage,
         pools_spec,
@@ -377,8 +386,9 @@ impl Core {
 
     /// Ordered shutdown: the tree in reverse start order, then the event log, then storage.
     pub async fn shutdown(self, timeout: Duration) -> Result<(), CoreError> {
-        // Shells first: each gets SIGHUP (as when a terminal window closes) and its exit is
+        // The session first (with its terminals), then the shells: each gets SIGHUP (as when a terminal window closes) and its exit is
         // recorded while storage still runs.
+        self.ctx.session.freeze().await;
         self.terms.close_all(Duration::from_millis(1000)).await;
         let tree = self.root.shutdown(timeout).await;
         let _ = self.root_join.await;

@@ -109,6 +109,8 @@ pub struct ApiContext {
     pub index: crate::index::IndexService,
     /// The terminals.
     pub terms: crate::term::Terminals,
+    /// The session (what the user has open).
+    pub session: crate::session::Session,
 }
 
 /// The router of every `/v1` route, without any access checks: the Unix socket serves it

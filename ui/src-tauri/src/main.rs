@@ -69,6 +69,9 @@ struct Shell {
     /// Set once the page's first `GET /v1/status` succeeded (logged once: the smoke test and
     /// a person reading the log both learn that the front end is up).
     front_end_up: AtomicBool,
+    /// Terminal viewers the page attached (`term_attach`), by attachment id.
+    attachments: Mutex<std::collections::HashMap<u32, tokio::task::AbortHandle>>,
+    next_attachment: std::sync::atomic::AtomicU32,
 }
 
 impl Shell {
@@ -107,6 +110,58 @@ async fn api(
         tracing::info!("front end connected: GET /v1/status answered");
     }
     result
+}
+
+/// `invoke("term_attach", {id, onFrame})`: follows a terminal (scrollback, then live output)
+/// on a Tauri channel, as the browser does on `/v1/terms/{id}/io`. Frames are
+/// `{"data": base64 bytes}` or `{"control": TermControl}`; returns the attachment id for
+/// `term_detach`. Input and resizes go through `api` (`POST /v1/terms/{id}/input|resize`).
+#[tauri::command]
+async fn term_attach(
+    shell: tauri::State<'_, Arc<Shell>>,
+    id: u64,
+    on_frame: tauri::ipc::Channel<Value>,
+) -> Result<u32, ApiFailure> {
+    use base64::Engine as _;
+    let mut attachment = shell.ctx.terms.attach(id).map_err(|e| ApiFailure {
+        status: 404,
+        code: "no_such_terminal".into(),
+        message: e.to_string(),
+    })?;
+    let key = shell.next_attachment.fetch_add(1, Ordering::Relaxed);
+    let owner = Arc::clone(&shell);
+    let task = tokio::spawn(async move {
+        while let Some(frame) = attachment.next().await {
+            let value = match frame {
+                weft_actors::term::TermFrame::Output(bytes) => serde_json::json!({
+                    "data": base64::engine::general_purpose::STANDARD.encode(bytes)
+                }),
+                weft_actors::term::TermFrame::Control(c) => serde_json::json!({ "control": c }),
+            };
+            if on_frame.send(value).is_err() {
+                break;
+            }
+        }
+        lock(&owner.attachments).remove(&key);
+    });
+    lock(&shell.attachments).insert(key, task.abort_handle());
+    Ok(key)
+}
+
+/// `invoke("term_detach", {attachment})`: stops following a terminal.
+#[tauri::command]
+async fn term_detach(
+    shell: tauri::State<'_, Arc<Shell>>,
+    attachment: u32,
+) -> Result<(), ApiFailure> {
+    if let Some(task) = lock(&shell.attachments).remove(&attachment) {
+        task.abort();
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn main() -> ExitCode {
@@ -159,12 +214,14 @@ fn main() -> ExitCode {
         ctx,
         core: Mutex::new(Some(core)),
         front_end_up: AtomicBool::new(false),
+        attachments: Mutex::new(std::collections::HashMap::new()),
+        next_attachment: std::sync::atomic::AtomicU32::new(1),
     });
 
     let setup_shell = Arc::clone(&shell);
     let built = tauri::Builder::default()
         .manage(Arc::clone(&shell))
-        .invoke_handler(tauri::generate_handler![api])
+        .invoke_handler(tauri::generate_handler![api, term_attach, term_detach])
         .setup(move |app| {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(forward_stream(handle.clone(), setup_shell.ctx.clone()));
