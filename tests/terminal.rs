@@ -687,3 +687,40 @@ fn the_session_survives_a_sigkill_with_its_layout_files_and_terminals() {
     assert_eq!(api.get("/v1/terms").json()["terms"].as_array().map(Vec::len), Some(1));
     daemon.stop();
 }
+
+#[test]
+fn history_is_searchable_by_meaning_with_the_embed_pool() {
+    let weft = Weft::with_workers();
+    let (mut daemon, _) = serve_with_home(&weft);
+    let api = Api::of(&weft);
+    let id = open_term(&api, serde_json::json!({ "shell": "bash" }))["id"]
+        .as_u64()
+        .expect("id");
+    let viewer = Viewer::attach(&api, id);
+    for line in [
+        "printf 'total 8\\ndrwxr-xr-x 2 root root 4096 bin\\n'",
+        "printf 'running 12 tests\\ntest parser::roundtrip ... FAILED\\ntest result: FAILED. 11 passed; 1 failed\\n'; (exit 101)",
+        "printf 'Fri Nov 27 05:40:00 UTC 2026\\n'",
+    ] {
+        viewer.type_line(line);
+        viewer.next_command();
+    }
+    // No keyword of the question is in any command or output: only meaning can find it.
+    let query = "/v1/history?semantic=true&q=which%20unit%20checks%20broke";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let found = loop {
+        let r = api.get(query).json();
+        if r["semantic"] == true && r["entries"].as_array().is_some_and(|e| e.len() == 3) {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "history never became searchable by meaning: {r}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let first = found["entries"][0]["command"].as_str().unwrap_or("");
+    assert!(first.contains("running 12 tests"), "{found}");
+    assert_eq!(found["entries"][0]["exit_code"], 101);
+    // Filters still apply to semantic results.
+    let failed = api.get(&format!("{query}&failed=true")).json();
+    assert_eq!(failed["entries"].as_array().map(Vec::len), Some(1), "{failed}");
+    daemon.stop();
+}

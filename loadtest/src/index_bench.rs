@@ -124,7 +124,7 @@ fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn r2(x: f64) -> f64 {
+pub(crate) fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
@@ -149,7 +149,7 @@ fn load_avg() -> String {
 }
 
 /// `VmHWM` (peak RSS) and `VmRSS` of a process, in MB (10^6 bytes).
-fn mem_mb(pid: u32) -> (Option<f64>, Option<f64>) {
+pub(crate) fn mem_mb(pid: u32) -> (Option<f64>, Option<f64>) {
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return (None, None);
     };
@@ -236,16 +236,16 @@ impl Drop for Scratch {
 }
 
 /// A `weft serve` subprocess (own process group); killed with its workers on drop.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     log: PathBuf,
     started: Instant,
     done: bool,
 }
 
 impl Serve {
-    fn spawn(
+    pub(crate) fn spawn(
         weft: &Path,
         home: &Path,
         xdg: &Path,
@@ -305,7 +305,7 @@ impl Serve {
         })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -316,7 +316,7 @@ impl Serve {
     }
 
     /// Errors when the process has exited.
-    fn check_alive(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(st) = self.child.try_wait()? {
             self.done = true;
             bail!("weft serve exited ({st}); its log:\n{}", self.log_tail());
@@ -324,18 +324,18 @@ impl Serve {
         Ok(())
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let body = weft_actors::api::request(&self.socket, "GET", path, None).await?;
         Ok(serde_json::from_slice(&body)?)
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let body = weft_actors::api::request(&self.socket, "POST", path, Some(body)).await?;
         Ok(serde_json::from_slice(&body)?)
     }
 
     /// SIGTERM, wait (30 s), then SIGKILL the group.
-    async fn stop(mut self) -> anyhow::Result<f64> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<f64> {
         let t = Instant::now();
         // SAFETY: signalling the process this benchmark started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };

@@ -11,6 +11,7 @@
 //!   embedding throughput, edit→searchable and search latency, vs the DIY baseline.
 
 mod index_bench;
+mod pty_bench;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,6 +69,8 @@ enum Cmd {
     },
     /// Indexing: the release `weft serve` on a corpus, vs the DIY baseline.
     Index(index_bench::Opts),
+    /// Terminals: PTY to UI-channel throughput, memory while streaming, keystroke echo.
+    Pty(pty_bench::Opts),
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -91,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Recovery { kills } => recovery(&loaded, kills).await?,
         Cmd::Grpc { calls } => grpc(&loaded, calls).await?,
         Cmd::Index(opts) => index_bench::run(&loaded, opts).await?,
+        Cmd::Pty(opts) => pty_bench::run(&loaded, opts).await?,
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
