@@ -32,7 +32,9 @@ pub async fn git_log(
     }
     let log: GitLog = serde_json::from_slice(&body).context("reading the git log answer")?;
     if log.events.is_empty() {
-        println!("no git events recorded (is the workspace a git repository? see `GET /v1/git/status`)");
+        println!(
+            "no git events recorded (is the workspace a git repository? see `GET /v1/git/status`)"
+        );
     }
     let now = weft_actors::supervision::events::unix_ms();
     for e in &log.events {

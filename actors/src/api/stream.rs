@@ -229,7 +229,11 @@ async fn flush(
     git: &mut VecDeque<crate::git::GitBatch>,
 ) -> Result<(), Gone> {
     while let Some((workspace, events)) = git.front().cloned() {
-        if !offer(tx, move || async move { StreamMessage::Git { workspace, events } }).await? {
+        if !offer(tx, move || async move {
+            StreamMessage::Git { workspace, events }
+        })
+        .await?
+        {
             return Ok(());
         }
         git.pop_front();

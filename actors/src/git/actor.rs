@@ -210,7 +210,8 @@ async fn follow(args: GitArgs, workspace: WorkspaceId, root: PathBuf) {
                 tokio::time::sleep(NOT_A_REPO_POLL).await;
             }
             Err(e) => {
-                f.quiet.warn(workspace.0, "cannot open the git repository", &e);
+                f.quiet
+                    .warn(workspace.0, "cannot open the git repository", &e);
                 tokio::time::sleep(NOT_A_REPO_POLL).await;
             }
         }
@@ -301,7 +302,10 @@ async fn follow_repo(f: &mut Follow, located: &Located) {
             }
         }
         if !located.gitdir.exists() {
-            tracing::info!(workspace = f.workspace.0, "the git directory is gone; looking for a repository again");
+            tracing::info!(
+                workspace = f.workspace.0,
+                "the git directory is gone; looking for a repository again"
+            );
             f.seen.clear();
             f.head_tree = None;
             return;
@@ -338,7 +342,8 @@ async fn pass(f: &mut Follow, located: &Located) -> Pass {
         Ok(Some(s)) => s,
         Ok(None) => return Pass::Busy,
         Err(e) => {
-            f.quiet.warn(f.workspace.0, "cannot read the git history", &e);
+            f.quiet
+                .warn(f.workspace.0, "cannot read the git history", &e);
             return Pass::Failed;
         }
     };
@@ -350,8 +355,8 @@ async fn pass(f: &mut Follow, located: &Located) -> Pass {
         .filter(|e| e.ref_name == "HEAD")
         .map(|e| classify(&e.ref_name, &e.summary).kind)
         .collect();
-    let follow_tree =
-        scan.tree_moved && (head_kinds.is_empty() || head_kinds.iter().any(|k| !k.keeps_worktree()));
+    let follow_tree = scan.tree_moved
+        && (head_kinds.is_empty() || head_kinds.iter().any(|k| !k.keeps_worktree()));
     match store::record(&f.args.storage, ws, scan.events).await {
         Ok(added) => {
             if !added.is_empty() {

@@ -160,7 +160,14 @@ pub fn scan(root: &Path, prev_tree: Option<Oid>, seen: &Seen) -> Result<Scan, Gi
     let head_ts = timestamps(&head.iter().map(|e| e.secs).collect::<Vec<_>>());
     let in_head: HashSet<(String, String, i64, String)> = head
         .iter()
-        .map(|e| (e.old_oid.clone(), e.new_oid.clone(), e.secs, e.message.clone()))
+        .map(|e| {
+            (
+                e.old_oid.clone(),
+                e.new_oid.clone(),
+                e.secs,
+                e.message.clone(),
+            )
+        })
         .collect();
 
     // (sort key, event): other refs' entries sort before HEAD's at the same millisecond
@@ -202,7 +209,12 @@ pub fn scan(root: &Path, prev_tree: Option<Oid>, seen: &Seen) -> Result<Scan, Gi
         };
         for (ts_ms, e) in keyed.into_iter().skip(start) {
             if name != "HEAD"
-                && in_head.contains(&(e.old_oid.clone(), e.new_oid.clone(), e.secs, e.message.clone()))
+                && in_head.contains(&(
+                    e.old_oid.clone(),
+                    e.new_oid.clone(),
+                    e.secs,
+                    e.message.clone(),
+                ))
             {
                 // The same move as one of HEAD's entries (a commit on the current branch).
                 continue;
@@ -653,7 +665,10 @@ mod tests {
         assert!(relative("/etc/passwd").is_err());
         assert!(relative("a/../../b").is_err());
         assert!(relative("a\0b").is_err());
-        assert_eq!(relative("./src//a.rs").ok(), Some(PathBuf::from("src/a.rs")));
+        assert_eq!(
+            relative("./src//a.rs").ok(),
+            Some(PathBuf::from("src/a.rs"))
+        );
         assert_eq!(relative("").ok(), Some(PathBuf::new()));
     }
 
