@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use util::Weft;
 
 /// Runs `git` in `dir` with a fixed identity and no user or system configuration.
@@ -73,6 +74,35 @@ fn get(weft: &Weft, path: &str) -> Result<serde_json::Value, (u16, String)> {
             weft_actors::api::ClientError::Status { status, message } => (status, message),
             other => (0, other.to_string()),
         })
+}
+
+/// The same GET from inside an async block.
+async fn get_async(weft: &Weft, path: &str) -> Result<serde_json::Value, (u16, String)> {
+    weft_actors::api::request(&weft.socket_path(), "GET", path, None)
+        .await
+        .map(|body| serde_json::from_slice(&body).expect("json answer"))
+        .map_err(|e| match e {
+            weft_actors::api::ClientError::Status { status, message } => (status, message),
+            other => (0, other.to_string()),
+        })
+}
+
+/// The WebSocket URL of `/v1/stream`, from the `api-url` file the daemon writes.
+fn stream_url(weft: &Weft) -> String {
+    let file = weft.home().join("profiles/default/run/api-url");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let url = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            break text.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no {}", file.display());
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let (base, token) = url.split_once("/#token=").expect("token in the URL");
+    format!(
+        "{}/v1/stream?token={token}",
+        base.replacen("http://", "ws://", 1)
+    )
 }
 
 /// `weft git-log --json`, oldest first.
@@ -368,14 +398,35 @@ fn not_a_repo_then_a_repo_with_status_diff_and_a_rebase_in_progress() {
         out.stdout_text()
     );
 
-    // It becomes one while the daemon runs.
-    git(&root, &["init", "-q"]);
-    let s = get(&weft, "/v1/git/status").expect("status");
-    assert_eq!(s["state"], "ok", "{s:#}");
-    assert!(s["head"].is_null(), "unborn: {s:#}");
-    assert_eq!(s["branch"], "main", "{s:#}");
-    git(&root, &["add", "notes.txt"]);
-    git(&root, &["commit", "-q", "-m", "notes"]);
+    // It becomes one while the daemon runs; the stream tells about the first commit.
+    let url = stream_url(&weft);
+    let streamed = util::block_on(async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("connect to the stream");
+        git(&root, &["init", "-q"]);
+        let s = get_async(&weft, "/v1/git/status").await.expect("status");
+        assert_eq!(s["state"], "ok", "{s:#}");
+        assert!(s["head"].is_null(), "unborn: {s:#}");
+        assert_eq!(s["branch"], "main", "{s:#}");
+        git(&root, &["add", "notes.txt"]);
+        git(&root, &["commit", "-q", "-m", "notes"]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, socket.next())
+                .await
+                .expect("a git message on the stream")
+                .expect("open")
+                .expect("frame");
+            let Ok(text) = frame.to_text() else { continue };
+            let v: serde_json::Value = serde_json::from_str(text).expect("json");
+            if v["type"] == "git" {
+                break v;
+            }
+        }
+    });
+    assert_eq!(streamed["events"][0]["kind"], "commit", "{streamed:#}");
+    assert_eq!(streamed["events"][0]["summary"], "commit (initial): notes");
     wait_log(&weft, "the first commit", |e| e.len() == 1);
 
     // Status and diff of unstaged and staged changes.
