@@ -1,6 +1,7 @@
 //! `weft`: the CLI and headless daemon. Glue over `weft-actors`; every capability lives in
 //! the library so the desktop shell can start the same tree.
 
+mod git_cmd;
 mod index_cmd;
 mod term_cmd;
 
@@ -122,6 +123,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the git history the daemon recorded for its workspace, newest first.
+    GitLog {
+        /// Machine-readable output (the `GET /v1/git/log` answer).
+        #[arg(long)]
+        json: bool,
+        /// Most events.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Another registered workspace (its id, as `GET /v1/workspaces` lists it).
+        #[arg(long)]
+        workspace: Option<i64>,
+    },
     /// Embed texts with the daemon's embed pool (args, or one text per stdin line).
     Embed {
         /// Texts; read from stdin (one per line) when none are given.
@@ -223,6 +236,11 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Doctor { json } => doctor(loaded, json).await,
         Command::Kill { path } => kill(&loaded, path).await,
         Command::UiUrl => ui_url(&loaded).await,
+        Command::GitLog {
+            json,
+            limit,
+            workspace,
+        } => git_cmd::git_log(&loaded, json, limit, workspace).await,
         Command::Embed { texts, query, json } => embed(&loaded, texts, query, json).await,
         Command::Entities { texts, json } => entities(&loaded, texts, json).await,
         Command::Ask {

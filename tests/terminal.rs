@@ -567,7 +567,10 @@ fn shells_end_with_the_daemon_whether_it_stops_or_is_killed() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(reasons, ["closed", "closed", "lost", "lost", "lost", "lost"]);
+    assert_eq!(
+        reasons,
+        ["closed", "closed", "lost", "lost", "lost", "lost"]
+    );
     daemon.stop();
 }
 
@@ -633,20 +636,29 @@ fn the_session_survives_a_sigkill_with_its_layout_files_and_terminals() {
     let weft = Weft::new();
     let (mut daemon, _) = serve_with_home(&weft);
     let api = Api::of(&weft);
-    assert_eq!(api.get("/v1/session").json()["snapshot"], serde_json::Value::Null);
+    assert_eq!(
+        api.get("/v1/session").json()["snapshot"],
+        serde_json::Value::Null
+    );
     let ui = serde_json::json!({
         "layout": { "left": 240, "bottom": 300, "panels": ["files", "terminal"] },
         "open_files": [{ "path": "src/lib.rs", "line": 12, "col": 4 }, { "path": "README.md", "line": 1, "col": 1 }],
         "active_file": "src/lib.rs",
         "active_panel": "terminal"
     });
-    let r = api.call("PUT", "/v1/session", Some(&serde_json::json!({ "ui": ui }).to_string()));
+    let r = api.call(
+        "PUT",
+        "/v1/session",
+        Some(&serde_json::json!({ "ui": ui }).to_string()),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let info = open_term(&api, serde_json::json!({ "shell": "bash" }));
     let viewer = Viewer::attach(&api, info["id"].as_u64().expect("id"));
     viewer.type_line("cd /tmp");
     viewer.next_command();
-    viewer.wait_control(Duration::from_secs(10), |v| v["type"] == "cwd" && v["cwd"] == "/tmp");
+    viewer.wait_control(Duration::from_secs(10), |v| {
+        v["type"] == "cwd" && v["cwd"] == "/tmp"
+    });
     // Bad input is refused and changes nothing.
     api.call("PUT", "/v1/session", Some("[1,2]"))
         .expect_error(400, "bad_request");
@@ -671,7 +683,10 @@ fn the_session_survives_a_sigkill_with_its_layout_files_and_terminals() {
     let restored = &terms["terms"][0];
     assert_eq!(restored["cwd"], "/tmp", "{terms}");
     assert_eq!(restored["alive"], true);
-    assert!(restored["shell"].as_str().unwrap_or("").ends_with("bash"), "{terms}");
+    assert!(
+        restored["shell"].as_str().unwrap_or("").ends_with("bash"),
+        "{terms}"
+    );
     let session = api.get("/v1/session").json();
     assert_eq!(session["snapshot"]["state"]["ui"], ui, "{session}");
     assert_eq!(session["snapshot"]["state"]["profile"], "default");
@@ -680,11 +695,22 @@ fn the_session_survives_a_sigkill_with_its_layout_files_and_terminals() {
     let (mut daemon, _) = serve_with_home(&weft);
     let api = Api::of(&weft);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while api.get("/v1/terms").json()["terms"].as_array().is_none_or(Vec::is_empty) {
-        assert!(Instant::now() < deadline, "the terminal was not restored after a clean stop");
+    while api.get("/v1/terms").json()["terms"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal was not restored after a clean stop"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(api.get("/v1/terms").json()["terms"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        api.get("/v1/terms").json()["terms"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     daemon.stop();
 }
 
@@ -713,7 +739,10 @@ fn history_is_searchable_by_meaning_with_the_embed_pool() {
         if r["semantic"] == true && r["entries"].as_array().is_some_and(|e| e.len() == 3) {
             break r;
         }
-        assert!(Instant::now() < deadline, "history never became searchable by meaning: {r}");
+        assert!(
+            Instant::now() < deadline,
+            "history never became searchable by meaning: {r}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     };
     let first = found["entries"][0]["command"].as_str().unwrap_or("");
@@ -721,6 +750,10 @@ fn history_is_searchable_by_meaning_with_the_embed_pool() {
     assert_eq!(found["entries"][0]["exit_code"], 101);
     // Filters still apply to semantic results.
     let failed = api.get(&format!("{query}&failed=true")).json();
-    assert_eq!(failed["entries"].as_array().map(Vec::len), Some(1), "{failed}");
+    assert_eq!(
+        failed["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{failed}"
+    );
     daemon.stop();
 }

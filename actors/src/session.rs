@@ -285,10 +285,16 @@ impl Session {
             };
             match self.inner.terms.open(req).await {
                 Ok(_) => reopened += 1,
-                Err(e) => tracing::warn!(cwd = %t.cwd, error = %e, "could not reopen a terminal of the last session"),
+                Err(e) => {
+                    tracing::warn!(cwd = %t.cwd, error = %e, "could not reopen a terminal of the last session")
+                }
             }
         }
-        tracing::info!(taken_ms = snap.taken_ms, terminals = reopened, "restored the last session");
+        tracing::info!(
+            taken_ms = snap.taken_ms,
+            terminals = reopened,
+            "restored the last session"
+        );
     }
 
     /// The `session` child of the root.
@@ -379,7 +385,9 @@ async fn run(session: Session) {
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        if session.inner.frozen.load(Ordering::SeqCst) || !session.inner.dirty.load(Ordering::SeqCst) {
+        if session.inner.frozen.load(Ordering::SeqCst)
+            || !session.inner.dirty.load(Ordering::SeqCst)
+        {
             continue;
         }
         if let Err(e) = session.snapshot("change").await {

@@ -166,7 +166,13 @@ async fn bench(
     let deadline = Instant::now() + Duration::from_secs(30);
     let info = loop {
         serve.check_alive()?;
-        match serve.post("/v1/terms", json!({ "shell": "bash", "cols": 120, "rows": 40 })).await {
+        match serve
+            .post(
+                "/v1/terms",
+                json!({ "shell": "bash", "cols": 120, "rows": 40 }),
+            )
+            .await
+        {
             Ok(v) if v["id"].is_u64() => break v,
             _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
             Ok(v) => bail!("opening a terminal answered {v}"),
@@ -187,7 +193,10 @@ async fn bench(
         ("seq", format!("seq 1 100000000 | head -c {}M", opts.mb)),
         (
             "lines100",
-            format!("head -c {}M /dev/zero | base64 -w 100 | head -c {}M", opts.mb, opts.mb),
+            format!(
+                "head -c {}M /dev/zero | base64 -w 100 | head -c {}M",
+                opts.mb, opts.mb
+            ),
         ),
     ] {
         let native = native_pty(&cmd).await?;
@@ -239,9 +248,14 @@ async fn bench(
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await {}
     let mut lat = Vec::with_capacity(opts.keys);
     for i in 0..opts.keys {
-        let (key, echo): (&str, u8) = if i % 2 == 0 { ("x", b'x') } else { ("\u{7f}", 0x08) };
+        let (key, echo): (&str, u8) = if i % 2 == 0 {
+            ("x", b'x')
+        } else {
+            ("\u{7f}", 0x08)
+        };
         let t = Instant::now();
-        ws.send(Message::Binary(key.as_bytes().to_vec().into())).await?;
+        ws.send(Message::Binary(key.as_bytes().to_vec().into()))
+            .await?;
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
                 .await

@@ -99,7 +99,12 @@ impl Weft {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+        // WEFT_TEST_BIN: another build of `weft` (worktrees sharing one target dir overwrite
+        // each other's target/debug/weft; their deps/weft-HASH binaries stay apart).
+        let bin = std::env::var_os("WEFT_TEST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_weft")));
+        let mut cmd = Command::new(bin);
         for (k, _) in std::env::vars() {
             // Keep where the workers' venv and models live; drop everything else.
             let keep = k == "WEFT_VENV" || k == "WEFT_MODELS";

@@ -15,9 +15,11 @@ use crate::session::MAX_UI_BYTES;
 pub(crate) fn routes() -> Router<ApiContext> {
     Router::new().route(
         "/v1/session",
-        get(get_session).put(put_session).layer(axum::extract::DefaultBodyLimit::max(
-            MAX_UI_BYTES + 64 * 1024,
-        )),
+        get(get_session)
+            .put(put_session)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                MAX_UI_BYTES + 64 * 1024,
+            )),
     )
 }
 

@@ -60,6 +60,13 @@ pub enum StreamMessage {
         #[serde(flatten)]
         event: crate::term::TermEvent,
     },
+    /// Git events just recorded for a workspace, oldest first.
+    Git {
+        /// The workspace id.
+        workspace: i64,
+        /// The events, as `GET /v1/git/log` returns them.
+        events: Vec<crate::git::GitEvent>,
+    },
 }
 
 /// How often the subscriber's task looks for changes.
@@ -147,8 +154,20 @@ where
     }
 }
 
+/// The next batch of git events; never resolves without a feed.
+async fn next_git(
+    rx: &mut Option<tokio::sync::broadcast::Receiver<crate::git::GitBatch>>,
+) -> Result<crate::git::GitBatch, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run(ctx: ApiContext, tx: mpsc::Sender<StreamMessage>) {
     let mut fs_rx = ctx.index.subscribe_fs();
+    let mut git_rx = crate::git::subscribe(&ctx.storage);
+    let mut pending_git: VecDeque<crate::git::GitBatch> = VecDeque::new();
     let mut fs_open = true;
     let mut term_rx = ctx.terms.subscribe();
     let mut term_open = true;
@@ -192,6 +211,16 @@ async fn run(ctx: ApiContext, tx: mpsc::Sender<StreamMessage>) {
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => term_open = false,
             },
+            batch = next_git(&mut git_rx) => match batch {
+                Ok(batch) => {
+                    pending_git.push_back(batch);
+                    let excess = pending_git.len().saturating_sub(MAX_PENDING_EVENTS);
+                    pending_git.drain(..excess);
+                }
+                // Lost batches are in `GET /v1/git/log`.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => git_rx = None,
+            },
             _ = tick.tick() => {
                 let (seq, events) = ctx.view.events_since(event_seq);
                 event_seq = seq;
@@ -205,6 +234,7 @@ async fn run(ctx: ApiContext, tx: mpsc::Sender<StreamMessage>) {
                     &mut sent_status,
                     &mut sent_progress,
                     &mut pending_fs,
+                    &mut pending_git,
                 )
                 .await;
                 if flushed.is_err() {
@@ -223,7 +253,18 @@ async fn flush(
     sent_status: &mut String,
     sent_progress: &mut ProgressMark,
     fs: &mut PendingFs,
+    git: &mut VecDeque<crate::git::GitBatch>,
 ) -> Result<(), Gone> {
+    while let Some((workspace, events)) = git.front().cloned() {
+        if !offer(tx, move || async move {
+            StreamMessage::Git { workspace, events }
+        })
+        .await?
+        {
+            return Ok(());
+        }
+        git.pop_front();
+    }
     while let Some(event) = events.front().cloned() {
         if !offer(tx, move || async move { StreamMessage::Event { event } }).await? {
             return Ok(());
