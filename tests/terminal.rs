@@ -317,10 +317,11 @@ fn bash_privacy_settings_and_the_users_prompt_command_are_respected() {
     let weft = Weft::new();
     let home = user_home(&weft);
     std::fs::create_dir_all(&home).expect("home");
-    // A typical Debian .bashrc: ignoreboth, and a PROMPT_COMMAND of the user's own.
+    // A typical Debian .bashrc: ignoreboth, and a PROMPT_COMMAND of the user's own that
+    // ends with `;`, as pyenv's hook leaves it.
     std::fs::write(
         home.join(".bashrc"),
-        "HISTCONTROL=ignoreboth\nPROMPT_COMMAND='echo -n'\nPS1='user$ '\n",
+        "HISTCONTROL=ignoreboth\nPROMPT_COMMAND='echo -n; '\nPS1='user$ '\n",
     )
     .expect(".bashrc");
     let home_s = home.to_string_lossy().into_owned();
@@ -332,6 +333,7 @@ fn bash_privacy_settings_and_the_users_prompt_command_are_respected() {
         .expect("id");
     let viewer = Viewer::attach(&api, id);
     viewer.wait_text("user$ ", Duration::from_secs(10));
+    assert!(!viewer.text().contains("syntax error"), "{}", viewer.text());
     viewer.type_line("echo one");
     assert_eq!(viewer.next_command()["command"], "echo one");
     // ignoredups: the shell does not add the repeat to its history, Weft still records it.

@@ -284,6 +284,15 @@ await step("history-failed", async () => {
   await page.click(sel.historyTab);
   await page.check(sel.historyFailed);
   await historyRow("false", "nonzero");
+  // The list may still be the unfiltered one while the filtered answer is on its way (the
+  // new command can arrive live first): give the filter its answer, then check every row.
+  await page
+    .waitForFunction(
+      (rowSel) => [...document.querySelectorAll(rowSel)].every((r) => r.getAttribute("data-exit") !== "0"),
+      sel.historyRow,
+      { timeout: 10_000 },
+    )
+    .catch(() => {});
   const exits = await page.locator(sel.historyRow).evaluateAll((rows) => rows.map((r) => r.getAttribute("data-exit")));
   if (exits.includes("0")) throw new Error(`"failed only" still lists a command with exit 0 (exits: ${exits.join(",")})`);
   return `failed only: ${exits.length} command(s), exits ${[...new Set(exits)].join(",")}`;

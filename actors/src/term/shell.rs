@@ -108,7 +108,12 @@ __weft_ps1() {
 if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
   PROMPT_COMMAND=(__weft_precmd "${PROMPT_COMMAND[@]}" __weft_ps1)
 else
-  PROMPT_COMMAND="__weft_precmd${PROMPT_COMMAND:+;$PROMPT_COMMAND};__weft_ps1"
+  # Tools often leave a trailing `;` (pyenv's hook does): `a;;b` would be a syntax error.
+  __weft_pc=${PROMPT_COMMAND-}
+  while [[ $__weft_pc == *[\;[:space:]] ]]; do __weft_pc=${__weft_pc%?}; done
+  while [[ $__weft_pc == [\;[:space:]]* ]]; do __weft_pc=${__weft_pc#?}; done
+  PROMPT_COMMAND="__weft_precmd${__weft_pc:+;$__weft_pc};__weft_ps1"
+  unset __weft_pc
 fi
 fi
 "#;
