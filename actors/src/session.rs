@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -300,40 +299,9 @@ impl Session {
     /// The `session` child of the root.
     pub fn child(&self) -> ChildSpec {
         let session = self.clone();
-        ChildSpec::actor("session", move || (SessionActor, session.clone()))
+        ChildSpec::task("session", move || run(session.clone()))
             .restart(Restart::Permanent)
             .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-    }
-}
-
-/// The actor writing snapshots; its loop runs on a task it owns.
-pub struct SessionActor;
-
-/// Its state: the loop task, aborted when the actor goes.
-pub struct SessionActorState {
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for SessionActorState {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Actor for SessionActor {
-    type Msg = ();
-    type State = SessionActorState;
-    type Arguments = Session;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        session: Session,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let task = tokio::spawn(run(session));
-        Ok(SessionActorState {
-            task: task.abort_handle(),
-        })
     }
 }
 

@@ -286,25 +286,30 @@ async fn workspace_root(ctx: &ApiContext, id: i64) -> Result<PathBuf, FsError> {
 // Paths
 
 /// Checks a path from a request without touching the disk: relative, no `..`, no NUL.
-/// Returns it normalised (`.` and repeated `/` dropped); `""` is the root.
-fn relative(raw: &str) -> Result<PathBuf, FsError> {
-    let outside = |why: &str| FsError::Outside {
-        path: raw.to_owned(),
-        why: why.to_owned(),
-    };
+/// Returns it normalised (`.` and repeated `/` dropped; `""` is the root), or why it is
+/// refused.
+pub(crate) fn relative_path(raw: &str) -> Result<PathBuf, &'static str> {
     if raw.contains('\0') {
-        return Err(outside("contains a NUL byte"));
+        return Err("contains a NUL byte");
     }
     let mut out = PathBuf::new();
     for c in Path::new(raw).components() {
         match c {
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
-            Component::ParentDir => return Err(outside("contains `..`")),
-            Component::RootDir | Component::Prefix(_) => return Err(outside("is absolute")),
+            Component::ParentDir => return Err("contains `..`"),
+            Component::RootDir | Component::Prefix(_) => return Err("is absolute"),
         }
     }
     Ok(out)
+}
+
+/// [`relative_path`] with the API's error.
+fn relative(raw: &str) -> Result<PathBuf, FsError> {
+    relative_path(raw).map_err(|why| FsError::Outside {
+        path: raw.to_owned(),
+        why: why.to_owned(),
+    })
 }
 
 /// A relative path as the API writes it: `/`-separated.

@@ -45,14 +45,6 @@ impl IntoResponse for TermError {
     }
 }
 
-fn bad_body(e: &JsonRejection) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        &format!("malformed request body: {}", e.body_text()),
-    )
-}
-
 fn term_id(raw: &str) -> Result<u64, TermError> {
     raw.parse::<u64>().map_err(|_| {
         TermError::BadRequest(format!(
@@ -109,6 +101,14 @@ async fn close(State(ctx): State<ApiContext>, Path(id): Path<String>) -> Respons
     }
 }
 
+/// The terminal id of the path and the JSON body, or the error that names what is wrong.
+fn id_and_body<T>(id: &str, body: Result<Json<T>, JsonRejection>) -> Result<(u64, T), TermError> {
+    let id = term_id(id)?;
+    let Json(body) = body
+        .map_err(|e| TermError::BadRequest(format!("malformed request body: {}", e.body_text())))?;
+    Ok((id, body))
+}
+
 #[derive(Deserialize)]
 struct InputBody {
     data: String,
@@ -119,15 +119,9 @@ async fn input(
     Path(id): Path<String>,
     body: Result<Json<InputBody>, JsonRejection>,
 ) -> Response {
-    let id = match term_id(&id) {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_body(&e),
-    };
-    match ctx.terms.write(id, body.data.into_bytes()) {
+    let written =
+        id_and_body(&id, body).and_then(|(id, b)| ctx.terms.write(id, b.data.into_bytes()));
+    match written {
         Ok(()) => Json(serde_json::json!({ "ok": true })).into_response(),
         Err(e) => e.into_response(),
     }
@@ -144,15 +138,8 @@ async fn resize(
     Path(id): Path<String>,
     body: Result<Json<ResizeBody>, JsonRejection>,
 ) -> Response {
-    let id = match term_id(&id) {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_body(&e),
-    };
-    match ctx.terms.resize(id, body.cols, body.rows) {
+    let resized = id_and_body(&id, body).and_then(|(id, b)| ctx.terms.resize(id, b.cols, b.rows));
+    match resized {
         Ok(()) => Json(serde_json::json!({ "ok": true })).into_response(),
         Err(e) => e.into_response(),
     }

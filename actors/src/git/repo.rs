@@ -2,7 +2,7 @@
 //! diffs. Every function here blocks; callers run them in `spawn_blocking`.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use git2::{
     Delta, DiffFormat, DiffOptions, ErrorCode, Oid, Repository, RepositoryState, Status,
@@ -547,23 +547,10 @@ fn head_info(repo: &Repository, detached: bool) -> HeadInfo {
 
 /// Checks a path from a request: relative, no `..`, no NUL; `""` is the whole workspace.
 pub fn relative(raw: &str) -> Result<PathBuf, GitError> {
-    let outside = |why: &str| GitError::Outside {
+    crate::api::fs::relative_path(raw).map_err(|why| GitError::Outside {
         path: raw.to_owned(),
         why: why.to_owned(),
-    };
-    if raw.contains('\0') {
-        return Err(outside("contains a NUL byte"));
-    }
-    let mut out = PathBuf::new();
-    for c in Path::new(raw).components() {
-        match c {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => return Err(outside("contains `..`")),
-            Component::RootDir | Component::Prefix(_) => return Err(outside("is absolute")),
-        }
-    }
-    Ok(out)
+    })
 }
 
 /// The unified diff of the working tree against the index (`staged = false`, like `git

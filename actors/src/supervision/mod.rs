@@ -44,6 +44,7 @@
 pub mod events;
 pub mod policy;
 mod supervisor;
+pub mod task;
 
 pub use events::{EventKind, EventSink, NodeKind, NodeState, NodeStatus, TreeEvent, TreeView};
 pub use policy::{Backoff, ExitKind, Restart, Strategy};

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
 use weft_vectors::VectorRow;
 
 use super::{history, TermDeps, Terminals};
@@ -25,40 +24,9 @@ pub fn table_name(model: &str) -> String {
 /// The `term-embed` child of `terms`.
 pub fn child(terms: &Terminals) -> ChildSpec {
     let terms = terms.clone();
-    ChildSpec::actor("term-embed", move || (TermEmbedder, terms.clone()))
+    ChildSpec::task("term-embed", move || run(terms.clone()))
         .restart(Restart::Permanent)
         .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-}
-
-/// The embedder actor; its work runs on a task it owns.
-pub struct TermEmbedder;
-
-/// Its state: the loop task, aborted when the actor goes.
-pub struct EmbedderState {
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for EmbedderState {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Actor for TermEmbedder {
-    type Msg = ();
-    type State = EmbedderState;
-    type Arguments = Terminals;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        terms: Terminals,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let task = tokio::spawn(run(terms));
-        Ok(EmbedderState {
-            task: task.abort_handle(),
-        })
-    }
 }
 
 async fn run(terms: Terminals) {
