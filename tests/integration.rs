@@ -48,7 +48,17 @@ fn serve_exits_zero_within_two_seconds_of_sigterm_after_an_ordered_shutdown() {
         .collect();
     assert_eq!(
         stops,
-        vec!["api", "indexer", "index", "storage", "root"],
+        vec![
+            "api",
+            "session",
+            "term-embed",
+            "terms",
+            "git",
+            "indexer",
+            "index",
+            "storage",
+            "root"
+        ],
         "reverse start order"
     );
     let starts: Vec<&str> = rows
@@ -56,7 +66,20 @@ fn serve_exits_zero_within_two_seconds_of_sigterm_after_an_ordered_shutdown() {
         .filter(|r| r.2 == "started")
         .map(|r| r.1.as_str())
         .collect();
-    assert_eq!(starts, vec!["storage", "indexer", "index", "api", "root"]);
+    assert_eq!(
+        starts,
+        vec![
+            "storage",
+            "indexer",
+            "index",
+            "git",
+            "term-embed",
+            "terms",
+            "session",
+            "api",
+            "root"
+        ]
+    );
     assert!(
         !weft.socket_path().exists(),
         "the API socket is removed at shutdown"
@@ -92,9 +115,13 @@ fn status_json_lists_the_live_tree() {
         vec![
             "root",
             "root/api",
+            "root/git",
             "root/index",
             "root/index/indexer",
-            "root/storage"
+            "root/session",
+            "root/storage",
+            "root/terms",
+            "root/terms/term-embed"
         ]
     );
     for node in report["tree"].as_array().expect("tree") {

@@ -279,6 +279,28 @@ fn bash_records_commands_with_exit_codes_and_cwd_and_their_output_is_searchable(
     );
     let elsewhere = api.get("/v1/history?cwd=/nowhere").json();
     assert_eq!(elsewhere["entries"].as_array().map(Vec::len), Some(0));
+    // A time phrase is a window, not words to match.
+    let today = api.get("/v1/history?q=echo%20today").json();
+    assert_eq!(today["entries"][0]["command"], "echo hi", "{today}");
+    assert!(today["window"]["since_ms"].as_i64().is_some(), "{today}");
+    let yesterday = api.get("/v1/history?q=yesterday").json();
+    assert_eq!(
+        yesterday["entries"].as_array().map(Vec::len),
+        Some(0),
+        "{yesterday}"
+    );
+    let this_term = api.get(&format!("/v1/history?term={id}")).json();
+    assert_eq!(
+        this_term["entries"].as_array().map(Vec::len),
+        Some(3),
+        "{this_term}"
+    );
+    let other_term = api.get("/v1/history?term=9999").json();
+    assert_eq!(
+        other_term["entries"].as_array().map(Vec::len),
+        Some(0),
+        "{other_term}"
+    );
 
     // The CLI shows the same history.
     let out = weft.run(&["history", "--failed", "--json"]);

@@ -236,9 +236,7 @@ async fn history(
         }
     };
     match ctx.terms.history(q).await {
-        Ok((entries, semantic)) => {
-            Json(serde_json::json!({ "entries": entries, "semantic": semantic })).into_response()
-        }
+        Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }
 }

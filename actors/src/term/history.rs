@@ -64,6 +64,12 @@ pub struct HistoryQuery {
     pub cwd: Option<String>,
     /// Only this terminal session.
     pub session: Option<i64>,
+    /// Only this terminal (of the running daemon).
+    pub term: Option<u64>,
+    /// Only commands started at or after this time (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only commands started before this time (Unix ms).
+    pub until_ms: Option<i64>,
     /// Most entries returned (default 50, at most 500).
     pub limit: Option<usize>,
     /// Rank `q` by meaning too (embeddings of the commands and their output).
@@ -303,6 +309,14 @@ fn filters(q: &HistoryQuery, clauses: &mut Vec<String>, values: &mut Vec<rusqlit
     if let Some(s) = q.session {
         values.push(Value::Integer(s));
         clauses.push(format!("c.session_id = ?{}", values.len()));
+    }
+    if let Some(t) = q.since_ms {
+        values.push(Value::Integer(t));
+        clauses.push(format!("c.started_ms >= ?{}", values.len()));
+    }
+    if let Some(t) = q.until_ms {
+        values.push(Value::Integer(t));
+        clauses.push(format!("c.started_ms < ?{}", values.len()));
     }
 }
 

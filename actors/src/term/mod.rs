@@ -29,6 +29,7 @@ pub mod marks;
 pub mod output;
 pub mod redact;
 pub mod shell;
+pub mod when;
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -168,6 +169,17 @@ pub enum TermControl {
         /// The title.
         title: String,
     },
+}
+
+/// The answer to a history search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HistoryAnswer {
+    /// The commands, best first (newest first without words).
+    pub entries: Vec<HistoryEntry>,
+    /// Whether meaning took part in the ranking.
+    pub semantic: bool,
+    /// The window of start times a time phrase of the query asked for.
+    pub window: Option<when::Window>,
 }
 
 /// What a viewer receives.
@@ -823,20 +835,44 @@ impl Terminals {
     }
 
     /// Search the history: keyword (FTS) and, with `semantic`, meaning (the terminal vectors),
-    /// fused by reciprocal rank.
-    pub async fn history(&self, q: HistoryQuery) -> Result<(Vec<HistoryEntry>, bool), TermError> {
-        let words = q.q.as_deref().map(str::trim).unwrap_or("");
+    /// fused by reciprocal rank. A time phrase in the query ("yesterday", "in the last 2
+    /// hours") becomes a window of start times; the answer says which.
+    pub async fn history(&self, mut q: HistoryQuery) -> Result<HistoryAnswer, TermError> {
+        if let Some(term) = q.term {
+            // A terminal that is gone has no commands to match.
+            q.session = Some(self.core(term).map(|c| c.session_id).unwrap_or(-1));
+        }
+        let mut window = None;
+        if let Some(text) = q.q.clone() {
+            let now = unix_ms();
+            let (rest, found) = when::split(&text, now, when::local_offset_ms(now));
+            if let Some(w) = found {
+                q.q = Some(rest);
+                q.since_ms = Some(q.since_ms.map_or(w.since_ms, |s| s.max(w.since_ms)));
+                q.until_ms = Some(q.until_ms.map_or(w.until_ms, |u| u.min(w.until_ms)));
+                window = Some(w);
+            }
+        }
+        let words = q.q.as_deref().map(str::trim).unwrap_or("").to_owned();
+        let answer = |entries, semantic| HistoryAnswer {
+            entries,
+            semantic,
+            window,
+        };
         if !q.semantic || words.is_empty() {
-            return Ok((history::list(&self.inner.deps.storage, q).await?, false));
+            return Ok(answer(
+                history::list(&self.inner.deps.storage, q).await?,
+                false,
+            ));
         }
         let mut wide = q.clone();
         wide.limit = Some(100);
         let keyword = history::list(&self.inner.deps.storage, wide.clone()).await?;
-        let semantic = match embed::nearest(&self.inner.deps, words, 100).await {
+        let semantic = match embed::nearest(&self.inner.deps, &words, 100).await {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::debug!(error = %e, "semantic history search unavailable");
-                return Ok((truncate(keyword, q.limit()), false));
+                return Ok(answer(truncate(keyword, q.limit()), false));
             }
         };
         let ids: Vec<i64> = semantic.iter().map(|(id, _)| *id).collect();
@@ -872,7 +908,7 @@ impl Terminals {
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(b.id.cmp(&a.id))
         });
-        Ok((truncate(fused, q.limit()), true))
+        Ok(answer(truncate(fused, q.limit()), true))
     }
 
     /// One recorded command with its output.

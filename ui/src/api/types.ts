@@ -414,6 +414,8 @@ export interface HistoryResponse {
   entries: HistoryEntry[];
   /** Whether embeddings took part. */
   semantic: boolean;
+  /** The start-time window a phrase of the query named ("yesterday", "last 2 hours"). */
+  window?: { since_ms: number; until_ms: number } | null;
 }
 
 /** What the core keeps of a session (`SessionState`). */

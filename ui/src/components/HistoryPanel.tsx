@@ -141,7 +141,9 @@ export function HistoryPanel() {
     if (h.loading()) return "loading…";
     const n = h.entries().length;
     const by = h.filters().semantic && h.filters().q.trim() !== "" ? (h.semanticUsed() ? " · by meaning" : " · by keyword (no embeddings yet)") : "";
-    return `${n}${h.hasMore() ? "+" : ""} command${n === 1 ? "" : "s"}${by}`;
+    const w = h.timeWindow();
+    const when = w ? ` · ${new Date(w.since_ms).toLocaleString()} – ${new Date(w.until_ms).toLocaleString()}` : "";
+    return `${n}${h.hasMore() ? "+" : ""} command${n === 1 ? "" : "s"}${by}${when}`;
   };
 
   return (

@@ -51,6 +51,7 @@ export function createHistoryStore(client: Client) {
   const [filters, setFilters] = createSignal<HistoryFilters>(emptyFilters());
   const [entries, setEntries] = createSignal<HistoryEntry[]>([]);
   const [semanticUsed, setSemanticUsed] = createSignal(false);
+  const [timeWindow, setTimeWindow] = createSignal<{ since_ms: number; until_ms: number } | null>(null);
   const [loading, setLoading] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const [loaded, setLoaded] = createSignal(false);
@@ -70,6 +71,7 @@ export function createHistoryStore(client: Client) {
       batch(() => {
         setEntries(res.entries);
         setSemanticUsed(res.semantic);
+        setTimeWindow(res.window ?? null);
         setError(null);
         if (selected() >= res.entries.length) setSelected(Math.max(0, res.entries.length - 1));
       });
@@ -101,6 +103,8 @@ export function createHistoryStore(client: Client) {
     setFilter,
     entries,
     semanticUsed,
+    /** The time window the query named, as the core understood it. */
+    timeWindow,
     loading,
     error,
     loaded,
