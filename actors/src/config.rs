@@ -271,6 +271,9 @@ pub struct WorkersConfig {
     /// How long, in milliseconds, a caller waits for a queue slot before the pool answers
     /// `Overloaded` (0..=86400000).
     pub admission_wait_ms: u64,
+    /// CPU priority of the worker processes, as `nice` (0..=19): above 0, the core's own
+    /// threads (searches, the UI's calls, terminals) win the CPU over bulk embedding.
+    pub nice: u32,
     /// PEM file of the CA (or self-signed certificate) that remote workers' TLS certificates
     /// chain to; `""` trusts the system's roots.
     pub remote_ca: String,
@@ -457,6 +460,7 @@ impl Default for WorkersConfig {
             call_timeout_ms: 60_000,
             stop_grace_ms: 3000,
             admission_wait_ms: 5000,
+            nice: 10,
             remote_ca: String::new(),
             remote_token_file: String::new(),
         }
@@ -1122,6 +1126,11 @@ const FIELDS: &[Field] = &[
         key: "workers.admission_wait_ms",
         kind: ms(0),
         set: |c, v| c.workers.admission_wait_ms = as_u64(v),
+    },
+    Field {
+        key: "workers.nice",
+        kind: Kind::UInt { min: 0, max: 19 },
+        set: |c, v| c.workers.nice = as_u32(v),
     },
     Field {
         key: "workers.remote_ca",

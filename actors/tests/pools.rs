@@ -71,6 +71,7 @@ fn spec(env: &Env, kind: PoolKind, extra_env: &[(&str, &str)]) -> WorkerSpec {
         health_interval: Duration::from_millis(500),
         health_timeout: Duration::from_millis(1000),
         stop_grace: Duration::from_secs(2),
+        nice: 0,
     }
 }
 

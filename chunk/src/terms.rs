@@ -26,9 +26,22 @@ use std::collections::HashSet;
 pub enum Conjunction {
     /// Every word must match (precise; tried first).
     And,
-    /// Any word may match, ranked by BM25 (the fallback when AND finds too little).
+    /// At least two of the content words (English stop words dropped) must match: the
+    /// fallback when AND finds too little. `None` for fewer than three content words.
+    AtLeastTwo,
+    /// Any content word may match, ranked by BM25 (the last resort).
     Or,
 }
+
+/// Words that say little in a code search ("read file *into* string"): dropped from the
+/// fallbacks, where they would match most of an index. AND keeps them.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "in", "into", "is",
+    "it", "of", "on", "or", "over", "that", "the", "this", "to", "with",
+];
+
+/// Content words the fallbacks combine, at most this many (pairs grow quadratically).
+const MAX_FALLBACK_WORDS: usize = 6;
 
 /// The camelCase parts of the compound identifiers in `text`, space-separated, each
 /// identifier's parts once and in order, e.g. `fn parseHttpRequest(x: HTTPServer)` gives
@@ -142,43 +155,83 @@ fn quote(s: &str, out: &mut String) {
 /// `("parse http request" OR "parsehttprequest")`. Words are joined with `AND` or `OR` per
 /// `conj`. Everything is lowercased (`unicode61` folds case anyway).
 pub fn fts_query(query: &str, conj: Conjunction) -> Option<String> {
-    let sep = match conj {
-        Conjunction::And => " AND ",
-        Conjunction::Or => " OR ",
-    };
-    let mut out = String::new();
-    let mut count = 0;
+    let words = word_exprs(query);
+    if words.is_empty() {
+        return None;
+    }
+    if conj == Conjunction::And {
+        return Some(
+            words
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        );
+    }
+    let content: Vec<String> = words
+        .iter()
+        .filter(|(w, _)| !STOP_WORDS.contains(&w.as_str()))
+        .map(|(_, e)| e.clone())
+        .take(MAX_FALLBACK_WORDS)
+        .collect();
+    match conj {
+        Conjunction::AtLeastTwo => {
+            if content.len() < 3 {
+                return None;
+            }
+            let mut pairs = Vec::new();
+            for (i, a) in content.iter().enumerate() {
+                for b in &content[i + 1..] {
+                    pairs.push(format!("({a} AND {b})"));
+                }
+            }
+            Some(pairs.join(" OR "))
+        }
+        _ => {
+            // Only stop words: they are all there is to search for.
+            let any = if content.is_empty() {
+                words.into_iter().map(|(_, e)| e).collect()
+            } else {
+                content
+            };
+            Some(any.join(" OR "))
+        }
+    }
+}
+
+/// Each word of `query` (lowercased) with its quoted FTS5 expression.
+fn word_exprs(query: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     for word in query
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| w.chars().any(char::is_alphanumeric))
     {
-        if count > 0 {
-            out.push_str(sep);
-        }
-        count += 1;
+        let mut expr = String::new();
         let snake: Vec<&str> = word.split('_').filter(|p| !p.is_empty()).collect();
         if snake.len() >= 2 {
             let parts: Vec<String> = snake.iter().flat_map(|p| camel_parts(p)).collect();
-            out.push('(');
-            quote(&parts.join(" "), &mut out);
-            out.push_str(" OR ");
-            quote(&parts.concat(), &mut out);
-            out.push(')');
+            expr.push('(');
+            quote(&parts.join(" "), &mut expr);
+            expr.push_str(" OR ");
+            quote(&parts.concat(), &mut expr);
+            expr.push(')');
+            out.push((word.to_lowercase(), expr));
             continue;
         }
         let one = snake.first().copied().unwrap_or(word);
         let parts = camel_parts(one);
         if parts.len() >= 2 {
-            out.push('(');
-            quote(&parts.concat(), &mut out);
-            out.push_str(" OR ");
-            quote(&parts.join(" "), &mut out);
-            out.push(')');
+            expr.push('(');
+            quote(&parts.concat(), &mut expr);
+            expr.push_str(" OR ");
+            quote(&parts.join(" "), &mut expr);
+            expr.push(')');
         } else {
-            quote(&one.to_lowercase(), &mut out);
+            quote(&one.to_lowercase(), &mut expr);
         }
+        out.push((one.to_lowercase(), expr));
     }
-    (count > 0).then_some(out)
+    out
 }
 
 #[cfg(test)]
@@ -215,6 +268,19 @@ mod tests {
         assert_eq!(
             fts_query("foo bar", Conjunction::Or).as_deref(),
             Some(r#""foo" OR "bar""#)
+        );
+        assert_eq!(
+            fts_query("read file into string", Conjunction::Or).as_deref(),
+            Some(r#""read" OR "file" OR "string""#)
+        );
+        assert_eq!(
+            fts_query("read file into string", Conjunction::AtLeastTwo).as_deref(),
+            Some(r#"("read" AND "file") OR ("read" AND "string") OR ("file" AND "string")"#)
+        );
+        assert_eq!(fts_query("base64 encode", Conjunction::AtLeastTwo), None);
+        assert_eq!(
+            fts_query("to the", Conjunction::Or).as_deref(),
+            Some(r#""to" OR "the""#)
         );
         assert_eq!(
             fts_query("NEAR(a b) AND -c*", Conjunction::And).as_deref(),

@@ -195,6 +195,7 @@ fn spec(loaded: &Loaded, sockets: &Path, threads: usize, inflight: u32) -> Worke
         health_interval: Duration::from_millis(1000),
         health_timeout: Duration::from_millis(2000),
         stop_grace: Duration::from_secs(3),
+        nice: 0,
     }
 }
 

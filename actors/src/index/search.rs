@@ -217,49 +217,82 @@ impl From<crate::storage::StorageError> for SearchError {
 /// A ranked list of chunk row ids from one signal, with its raw scores.
 pub(crate) type Ranked = Vec<(i64, f64)>;
 
-/// Keyword signal: FTS5 BM25 over body, split identifier terms and symbol, AND first and OR
-/// when AND finds fewer than `limit`.
+/// Keyword signal: FTS5 BM25 over body, split identifier terms and symbol. A ladder of
+/// expressions, each tried only while the ones before found fewer than `limit`: every word
+/// (AND), then at least two of the content words, then any content word (OR, only when
+/// nothing matched so far: on a large index an OR of common words matches a large part of
+/// it, and ranking that costs far more than the hits are worth next to the vector signal).
+///
+/// FTS5 ranks inside the virtual table first (`ORDER BY score LIMIT`), so only the best
+/// rows are joined with `chunks`; with filters, a few times `limit` are ranked first and the
+/// whole match set only when the filters left too few.
 pub(crate) async fn fts_signal(
     storage: &Storage,
     query: &str,
     filters: &Filters,
     limit: usize,
 ) -> Result<Ranked, SearchError> {
-    let and = fts_query(query, Conjunction::And);
-    let or = fts_query(query, Conjunction::Or);
-    let Some(and) = and else {
+    let Some(and) = fts_query(query, Conjunction::And) else {
         return Ok(Vec::new());
     };
+    let two = fts_query(query, Conjunction::AtLeastTwo);
+    let or = fts_query(query, Conjunction::Or);
     let f = filters.clone();
+    let filtered =
+        f.workspace.is_some() || f.glob.is_some() || f.lang.is_some() || f.kind.is_some();
     Ok(storage
         .read(move |conn| {
             let sql = format!(
-                "SELECT c.id, -bm25(chunks_fts, 1.0, 0.6, 3.0) FROM chunks_fts \
-                 JOIN chunks c ON c.id = chunks_fts.rowid \
-                 WHERE chunks_fts MATCH ?1 AND {} \
-                 ORDER BY bm25(chunks_fts, 1.0, 0.6, 3.0) LIMIT ?2",
+                "SELECT c.id, -s.score FROM (SELECT rowid AS id, \
+                 bm25(chunks_fts, 1.0, 0.6, 3.0) AS score FROM chunks_fts \
+                 WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?3) s \
+                 JOIN chunks c ON c.id = s.id WHERE {} ORDER BY s.score LIMIT ?2",
                 Filters::sql()
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let run =
-                |stmt: &mut rusqlite::CachedStatement<'_>, q: &str| -> rusqlite::Result<Ranked> {
-                    let rows = stmt
-                        .query_map(rusqlite::params_from_iter(fts_params(q, limit, &f)), |r| {
-                            Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
-                        })?;
-                    rows.collect()
+            let mut run = |q: &str| -> rusqlite::Result<Ranked> {
+                let first = if filtered {
+                    limit.saturating_mul(4)
+                } else {
+                    limit
                 };
-            let mut hits = run(&mut stmt, &and)?;
-            if hits.len() < limit {
-                if let Some(or) = or.filter(|o| *o != and) {
-                    for hit in run(&mut stmt, &or)? {
-                        if hits.len() >= limit {
-                            break;
-                        }
-                        if !hits.iter().any(|h| h.0 == hit.0) {
-                            hits.push(hit);
-                        }
+                let mut params = fts_params(q, limit, &f);
+                params[2] =
+                    rusqlite::types::Value::Integer(i64::try_from(first).unwrap_or(i64::MAX));
+                let hits: Ranked = stmt
+                    .query_map(rusqlite::params_from_iter(params.clone()), |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                if !filtered || hits.len() >= limit {
+                    return Ok(hits);
+                }
+                // The filters left too few of the best: rank the whole match set.
+                params[2] = rusqlite::types::Value::Integer(i64::MAX);
+                stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+                })?
+                .collect()
+            };
+            let mut hits = run(&and)?;
+            let add = |more: Ranked, hits: &mut Ranked| {
+                for hit in more {
+                    if hits.len() >= limit {
+                        break;
                     }
+                    if !hits.iter().any(|h| h.0 == hit.0) {
+                        hits.push(hit);
+                    }
+                }
+            };
+            if hits.len() < limit {
+                if let Some(two) = two.as_deref().filter(|t| *t != and) {
+                    add(run(two)?, &mut hits);
+                }
+            }
+            if hits.is_empty() {
+                if let Some(or) = or.as_deref().filter(|o| *o != and) {
+                    add(run(or)?, &mut hits);
                 }
             }
             Ok(hits)

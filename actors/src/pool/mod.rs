@@ -611,6 +611,7 @@ pub fn pools_child(loaded: &Loaded) -> (Option<ChildSpec>, Pools) {
             health_interval: Duration::from_millis(w.health_interval_ms),
             health_timeout: Duration::from_millis(w.health_timeout_ms),
             stop_grace: Duration::from_millis(w.stop_grace_ms),
+            nice: i32::try_from(w.nice).unwrap_or(10),
         };
         let non_empty = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
         let remotes = cfg

@@ -53,6 +53,8 @@ pub struct WorkerSpec {
     pub health_timeout: Duration,
     /// SIGTERM → SIGKILL grace at shutdown.
     pub stop_grace: Duration,
+    /// CPU priority (`nice`, 0..=19) the worker runs at.
+    pub nice: i32,
 }
 
 /// Start-up arguments of [`WorkerProcess`].
@@ -161,11 +163,18 @@ impl Actor for WorkerProcess {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only sets a flag on the child process.
+        let nice = args.spec.nice.clamp(0, 19);
+        // SAFETY: prctl and setpriority are async-signal-safe; they only set attributes of
+        // the child process.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                // Bulk work yields the CPU to the core's interactive threads. A failure only
+                // leaves the default priority.
+                if nice > 0 {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, nice);
                 }
                 Ok(())
             });
