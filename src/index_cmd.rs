@@ -306,6 +306,15 @@ pub struct SearchArgs {
 
 /// `weft search`: hybrid search through the daemon; keyword and symbol search straight from
 /// the database when no daemon runs.
+/// What `POST /v1/search` answers: the code hits and the terminal commands that match.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SearchAnswer {
+    #[serde(flatten)]
+    code: SearchResponse,
+    #[serde(default)]
+    terminal: Vec<weft_actors::term::HistoryEntry>,
+}
+
 pub async fn search(loaded: &Loaded, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let req = SearchRequest {
         query: args.query.clone(),
@@ -318,7 +327,7 @@ pub async fn search(loaded: &Loaded, args: SearchArgs) -> anyhow::Result<ExitCod
         vector_only: false,
     };
     let socket = loaded.paths.socket_path();
-    let response: SearchResponse = match api::request(
+    let answer: SearchAnswer = match api::request(
         &socket,
         "POST",
         "/v1/search",
@@ -344,7 +353,10 @@ pub async fn search(loaded: &Loaded, args: SearchArgs) -> anyhow::Result<ExitCod
                     "no daemon running: keyword and symbol search only; start `weft serve` for semantic search"
                         .to_owned(),
                 );
-            r
+            SearchAnswer {
+                code: r,
+                terminal: Vec::new(),
+            }
         }
         Err(ClientError::Status {
             status: 400,
@@ -353,15 +365,30 @@ pub async fn search(loaded: &Loaded, args: SearchArgs) -> anyhow::Result<ExitCod
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&response)?);
+        println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let SearchAnswer {
+        code: response,
+        terminal,
+    } = answer;
     for note in &response.notes {
         eprintln!("note: {note}");
     }
-    if response.hits.is_empty() {
+    if response.hits.is_empty() && terminal.is_empty() {
         println!("no results for {:?}", args.query);
         return Ok(ExitCode::SUCCESS);
+    }
+    if !terminal.is_empty() {
+        println!("from your terminals:");
+        for e in &terminal {
+            let status = e.exit_code.map_or("?".to_owned(), |c| c.to_string());
+            println!(
+                "  [{status}] {}  ({})",
+                e.command,
+                e.cwd.as_deref().unwrap_or("?")
+            );
+        }
     }
     for (i, h) in response.hits.iter().enumerate() {
         let s = &h.scores;

@@ -279,6 +279,30 @@ fn bash_records_commands_with_exit_codes_and_cwd_and_their_output_is_searchable(
     );
     let elsewhere = api.get("/v1/history?cwd=/nowhere").json();
     assert_eq!(elsewhere["entries"].as_array().map(Vec::len), Some(0));
+    // The same search finds code and terminal commands; a code-only filter leaves the
+    // terminal out.
+    let both = api
+        .call("POST", "/v1/search", Some(r#"{"query": "echo hi"}"#))
+        .json();
+    assert_eq!(both["terminal"][0]["command"], "echo hi", "{both}");
+    let code_only = api
+        .call(
+            "POST",
+            "/v1/search",
+            Some(r#"{"query": "echo hi", "lang": "rust"}"#),
+        )
+        .json();
+    assert_eq!(
+        code_only["terminal"].as_array().map(Vec::len),
+        Some(0),
+        "{code_only}"
+    );
+    let cli = weft.run(&["search", "echo", "hi"]);
+    assert!(
+        cli.stdout_text().contains("from your terminals:"),
+        "{}",
+        cli.stdout_text()
+    );
     // A time phrase is a window, not words to match.
     let today = api.get("/v1/history?q=echo%20today").json();
     assert_eq!(today["entries"][0]["command"], "echo hi", "{today}");

@@ -256,13 +256,45 @@ async fn index_rescan(State(ctx): State<ApiContext>, Json(req): Json<RescanReque
     }
 }
 
+/// `POST /v1/search`: the code index, and the commands of Weft's terminals that match the
+/// same words or meaning (`terminal`, at most 5; none when the request filters by path,
+/// language or kind, which only code has). Both run at once.
 async fn search(
     State(ctx): State<ApiContext>,
     Json(req): Json<crate::index::SearchRequest>,
 ) -> Response {
     let pool = ctx.pools.get(PoolKind::Embed).ok();
-    match crate::index::search(&ctx.index, pool, &req).await {
-        Ok(r) => Json(r).into_response(),
+    let code_only = req.path.is_some() || req.lang.is_some() || req.kind.is_some();
+    let terminal = async {
+        if code_only || req.vector_only || !ctx.terms.has_history().await {
+            return Vec::new();
+        }
+        let q = crate::term::HistoryQuery {
+            q: Some(req.query.clone()),
+            semantic: !req.no_vector,
+            limit: Some(5),
+            ..Default::default()
+        };
+        match ctx.terms.history(q).await {
+            Ok(answer) => answer.entries,
+            Err(e) => {
+                tracing::debug!(error = %e, "terminal history left out of a search");
+                Vec::new()
+            }
+        }
+    };
+    let (code, terminal) = tokio::join!(crate::index::search(&ctx.index, pool, &req), terminal);
+    match code {
+        Ok(r) => {
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert(
+                    "terminal".into(),
+                    serde_json::to_value(terminal).unwrap_or_default(),
+                );
+            }
+            Json(v).into_response()
+        }
         Err(crate::index::SearchError::BadRequest(msg)) => {
             error(StatusCode::BAD_REQUEST, "bad_query", &msg)
         }

@@ -911,6 +911,22 @@ impl Terminals {
         Ok(answer(truncate(fused, q.limit()), true))
     }
 
+    /// Whether any command has been recorded (a cheap check before a search asks).
+    pub async fn has_history(&self) -> bool {
+        self.inner
+            .deps
+            .storage
+            .read(|conn| {
+                Ok(
+                    conn.query_row("SELECT EXISTS (SELECT 1 FROM terminal_commands)", [], |r| {
+                        r.get::<_, bool>(0)
+                    })?,
+                )
+            })
+            .await
+            .unwrap_or(false)
+    }
+
     /// One recorded command with its output.
     pub async fn history_entry(&self, id: i64) -> Result<Option<HistoryDetail>, TermError> {
         Ok(history::get(&self.inner.deps.storage, id).await?)

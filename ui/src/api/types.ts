@@ -280,6 +280,8 @@ export interface SearchResponse {
   /** Why a signal was left out (e.g. the embed pool is down). */
   notes: string[];
   took_ms: number;
+  /** Commands of Weft's terminals matching the same query (absent from older cores). */
+  terminal?: HistoryEntry[];
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor } from "@solidjs/testing-library";
 import { describe, expect, it } from "vitest";
 import type { SearchResponse } from "../api/types";
-import { fileContent, hit } from "../test/fake";
+import { fileContent, hit, historyEntry } from "../test/fake";
 import { renderApp, workspaceTransport } from "../test/render";
 
 const LIB = Array.from({ length: 30 }, (_, i) => (i === 11 ? "fn parse_config_line(line: &str) -> Option<(String, String)> {" : `// line ${i + 1}`)).join("\n");
@@ -107,5 +107,21 @@ describe("search panel", () => {
     });
     type(input, "x");
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("unknown language"));
+  });
+
+  it("lists the terminal commands the core found for the same query, and opens one in the history", async () => {
+    const failed = historyEntry(7, "cargo test -p parser", { exit_code: 101, cwd: "/w", snippet: "test parse ... FAILED" });
+    const t = workspaceTransport()
+      .on("POST", "/v1/search", () => ({ ...response(), terminal: [failed] }))
+      .on("GET", "/v1/history/7", () => ({ ...failed, output: "test parse ... FAILED\n" }));
+    await renderApp(t);
+    fireEvent.keyDown(window, { key: "F", code: "KeyF", ctrlKey: true, shiftKey: true });
+    type(screen.getByTestId("search-input") as HTMLInputElement, "parser tests");
+    await waitFor(() => expect(screen.getAllByTestId("search-terminal-row")).toHaveLength(1));
+    const row = screen.getByTestId("search-terminal-row");
+    expect(row.textContent).toContain("cargo test -p parser");
+    expect(row.textContent).toContain("101");
+    fireEvent.click(row);
+    await waitFor(() => expect(t.callsTo("GET", "/v1/history/7")).toHaveLength(1));
   });
 });

@@ -7,6 +7,8 @@ import { createEffect, For, Show } from "solid-js";
 import type { SearchHit } from "../api/types";
 import { useApp } from "../context";
 import { LANGS } from "../lib/lang";
+import { showPanel } from "../panels/registry";
+import { ExitBadge } from "./HistoryPanel";
 import { VirtualList } from "./VirtualList";
 
 export const HIT_ROW_HEIGHT = 92;
@@ -153,6 +155,29 @@ export function SearchPanel() {
         </Show>
         <For each={search.response()?.notes ?? []}>{(n) => <span class="note">{n}</span>}</For>
       </div>
+      <Show when={(search.response()?.terminal ?? []).length > 0}>
+        <div class="search-terminal" data-testid="search-terminal" aria-label="From your terminals">
+          <div class="search-terminal-title">From your terminals</div>
+          <For each={search.response()?.terminal ?? []}>
+            {(e) => (
+              <button
+                type="button"
+                class="search-terminal-row"
+                data-testid="search-terminal-row"
+                title={e.snippet}
+                onClick={() => {
+                  showPanel(app, "history");
+                  void app.history.show(e.id);
+                }}
+              >
+                <ExitBadge code={e.exit_code} ended={e.ended_ms !== null} />
+                <code>{e.command}</code>
+                <span class="muted">{e.cwd ?? ""}</span>
+              </button>
+            )}
+          </For>
+        </div>
+      </Show>
       <Show
         when={search.hits().length > 0 || !search.response()}
         fallback={<p class="empty">No hits for “{search.query()}”.</p>}
