@@ -89,20 +89,8 @@ async fn get_async(weft: &Weft, path: &str) -> Result<serde_json::Value, (u16, S
 
 /// The WebSocket URL of `/v1/stream`, from the `api-url` file the daemon writes.
 fn stream_url(weft: &Weft) -> String {
-    let file = weft.home().join("profiles/default/run/api-url");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let url = loop {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            break text.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no {}", file.display());
-        std::thread::sleep(Duration::from_millis(25));
-    };
-    let (base, token) = url.split_once("/#token=").expect("token in the URL");
-    format!(
-        "{}/v1/stream?token={token}",
-        base.replacen("http://", "ws://", 1)
-    )
+    let api = util::api::Api::of(weft);
+    format!("ws://127.0.0.1:{}/v1/stream?token={}", api.port, api.token)
 }
 
 /// `weft git-log --json`, oldest first.

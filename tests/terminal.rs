@@ -174,6 +174,14 @@ fn open_term(api: &Api, body: serde_json::Value) -> serde_json::Value {
     r.json()
 }
 
+/// A bash terminal and a viewer on it.
+fn bash_viewer(api: &Api) -> (u64, Viewer) {
+    let id = open_term(api, serde_json::json!({ "shell": "bash" }))["id"]
+        .as_u64()
+        .expect("id");
+    (id, Viewer::attach(api, id))
+}
+
 fn canonical(p: &Path) -> String {
     std::fs::canonicalize(p)
         .expect("canonicalize")
@@ -444,10 +452,7 @@ fn fifty_megabytes_stream_to_a_viewer_with_bounded_memory() {
     let weft = Weft::new();
     let (mut daemon, _) = serve_with_home(&weft);
     let api = Api::of(&weft);
-    let id = open_term(&api, serde_json::json!({ "shell": "bash" }))["id"]
-        .as_u64()
-        .expect("id");
-    let viewer = Viewer::attach(&api, id);
+    let (_, viewer) = bash_viewer(&api);
     viewer.type_line("true");
     viewer.next_command();
     let before = daemon_rss_kib(daemon.pid(), "VmRSS:");
@@ -627,10 +632,7 @@ fn secrets_are_redacted_before_anything_is_stored() {
     let weft = Weft::new();
     let (mut daemon, _) = serve_with_home(&weft);
     let api = Api::of(&weft);
-    let id = open_term(&api, serde_json::json!({ "shell": "bash" }))["id"]
-        .as_u64()
-        .expect("id");
-    let viewer = Viewer::attach(&api, id);
+    let (_, viewer) = bash_viewer(&api);
     let aws = "AKIAQWERTYUIOPASDFGH";
     let gh = "ghp_R4nd0mT0k3nV4lu3F0rT3st1ngOnly0123";
     let pw = "correct-horse-battery";
@@ -767,10 +769,7 @@ fn history_is_searchable_by_meaning_with_the_embed_pool() {
     let weft = Weft::with_workers();
     let (mut daemon, _) = serve_with_home(&weft);
     let api = Api::of(&weft);
-    let id = open_term(&api, serde_json::json!({ "shell": "bash" }))["id"]
-        .as_u64()
-        .expect("id");
-    let viewer = Viewer::attach(&api, id);
+    let (_, viewer) = bash_viewer(&api);
     for line in [
         "printf 'total 8\\ndrwxr-xr-x 2 root root 4096 bin\\n'",
         "printf 'running 12 tests\\ntest parser::roundtrip ... FAILED\\ntest result: FAILED. 11 passed; 1 failed\\n'; (exit 101)",
