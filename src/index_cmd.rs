@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use weft_actors::api::SearchAnswer;
 use weft_actors::api::{self, ClientError};
 use weft_actors::config::Loaded;
-use weft_actors::index::{IndexStatus, SearchRequest, SearchResponse, WorkspaceStatus};
+use weft_actors::index::{IndexStatus, SearchRequest, WorkspaceStatus};
 use weft_actors::tree;
 
 /// How `weft index` waits.
@@ -306,15 +307,6 @@ pub struct SearchArgs {
 
 /// `weft search`: hybrid search through the daemon; keyword and symbol search straight from
 /// the database when no daemon runs.
-/// What `POST /v1/search` answers: the code hits and the terminal commands that match.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SearchAnswer {
-    #[serde(flatten)]
-    code: SearchResponse,
-    #[serde(default)]
-    terminal: Vec<weft_actors::term::HistoryEntry>,
-}
-
 pub async fn search(loaded: &Loaded, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let req = SearchRequest {
         query: args.query.clone(),

@@ -27,22 +27,11 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Lists or searches the recorded commands.
 pub async fn history(loaded: &Loaded, args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let mut path = format!("/v1/history?limit={}", args.limit.clamp(1, 500));
     if !args.query.trim().is_empty() {
-        path.push_str(&format!("&q={}", encode(args.query.trim())));
+        path.push_str(&format!("&q={}", api::query_value(args.query.trim())));
     }
     if args.failed {
         path.push_str("&failed=true");

@@ -13,23 +13,12 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use util::api::Api;
 use util::Weft;
+use weft_actors::api::query_value as enc;
 
 fn put(root: &Path, rel: &str, contents: impl AsRef<[u8]>) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, contents).expect("write");
-}
-
-/// Percent-encodes a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn mode(path: &Path) -> u32 {

@@ -162,20 +162,6 @@ pub fn {name}_value_{i}(x: u64) -> u64 {{
     s
 }
 
-/// Waits until the index is idle with every chunk embedded; returns the status.
-fn wait_embedded(weft: &Weft, extra: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    weft.wait_status_for(Duration::from_secs(300), |v| {
-        let ws = &v["index"]["workspaces"][0];
-        let vectors = &v["index"]["vectors"];
-        ws["phase"] == "idle"
-            && ws["scans"].as_u64() >= Some(1)
-            && ws["counts"]["pending"] == 0
-            && vectors["building"].is_null()
-            && vectors["rows"].as_u64().is_some_and(|r| r > 0)
-            && extra(v)
-    })
-}
-
 fn keyword_hits(weft: &Weft, word: &str) -> Vec<String> {
     let out = weft.run(&["search", "--json", "--no-vector", word]);
     assert!(out.status.success(), "search: {}", out.stderr_text());
@@ -241,7 +227,7 @@ fn commits_switches_and_merges_are_recorded_in_order_and_a_switch_reembeds_only_
             .iter()
             .any(|s| s == "checkout checkout: moving from feature to main")
     });
-    let before = wait_embedded(&weft, |_| true);
+    let before = weft.wait_embedded(|_| true);
     let chunks = before["index"]["workspaces"][0]["counts"]["chunks"]
         .as_u64()
         .expect("chunk count");
@@ -259,9 +245,8 @@ fn commits_switches_and_merges_are_recorded_in_order_and_a_switch_reembeds_only_
     // embedded again.
     git(&root, &["checkout", "-q", "feature"]);
     wait_hits(&weft, &["src/bravo.rs"], "the switch to feature");
-    let after = wait_embedded(&weft, |v| {
-        v["index"]["vectors"]["computed"].as_u64() > Some(computed0)
-    });
+    let after =
+        weft.wait_embedded(|v| v["index"]["vectors"]["computed"].as_u64() > Some(computed0));
     let computed1 = after["index"]["vectors"]["computed"]
         .as_u64()
         .expect("computed");
@@ -289,9 +274,8 @@ fn commits_switches_and_merges_are_recorded_in_order_and_a_switch_reembeds_only_
         e.iter().any(|e| e["kind"] == "merge")
     });
     wait_hits(&weft, &["src/bravo.rs"], "the merge");
-    let merged = wait_embedded(&weft, |v| {
-        v["index"]["vectors"]["from_cache"].as_u64() > Some(cached1)
-    });
+    let merged =
+        weft.wait_embedded(|v| v["index"]["vectors"]["from_cache"].as_u64() > Some(cached1));
     assert_eq!(
         merged["index"]["vectors"]["computed"].as_u64(),
         Some(computed1),

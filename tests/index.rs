@@ -652,15 +652,8 @@ fn vector_ids(weft: &Weft) -> (String, String, Vec<String>) {
 /// Waits until nothing is pending and the searched table holds `rows` vectors (any number
 /// when `None`).
 fn wait_all_embedded(weft: &Weft, rows: Option<usize>) {
-    weft.wait_status_for(Duration::from_secs(300), |v| {
-        let ws = &v["index"]["workspaces"][0];
-        let vectors = &v["index"]["vectors"];
-        ws["phase"] == "idle"
-            && ws["scans"].as_u64() >= Some(1)
-            && ws["counts"]["pending"] == 0
-            && vectors["building"].is_null()
-            && vectors["rows"].as_u64().is_some_and(|r| r > 0)
-            && rows.is_none_or(|n| vectors["rows"].as_u64() == Some(n as u64))
+    weft.wait_embedded(|v| {
+        rows.is_none_or(|n| v["index"]["vectors"]["rows"].as_u64() == Some(n as u64))
     });
 }
 

@@ -183,6 +183,21 @@ impl Weft {
         }
     }
 
+    /// Waits (300 s) until the index is idle with nothing pending and vectors stored, and
+    /// `extra` holds too; returns that status.
+    pub fn wait_embedded(&self, extra: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        self.wait_status_for(Duration::from_secs(300), |v| {
+            let ws = &v["index"]["workspaces"][0];
+            let vectors = &v["index"]["vectors"];
+            ws["phase"] == "idle"
+                && ws["scans"].as_u64() >= Some(1)
+                && ws["counts"]["pending"] == 0
+                && vectors["building"].is_null()
+                && vectors["rows"].as_u64().is_some_and(|r| r > 0)
+                && extra(v)
+        })
+    }
+
     /// Polls `weft status --json` until `pred` holds (10 s).
     pub fn wait_status(&self, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         self.wait_status_for(Duration::from_secs(10), pred)

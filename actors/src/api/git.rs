@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{error, ApiContext};
-use crate::git::{repo, store, GitDiff, GitError, GitEvent, GitStatus};
+use crate::git::{blocking, repo, store, GitDiff, GitError, GitEvent, GitStatus};
 
 /// Largest diff returned; past it the text is cut and `truncated` is set.
 pub const MAX_DIFF_BYTES: usize = 1024 * 1024;
@@ -63,14 +63,6 @@ async fn workspace(ctx: &ApiContext, id: Option<i64>) -> Result<(i64, PathBuf), 
     found
         .map(|w| (w.id.0, w.root))
         .ok_or(GitError::UnknownWorkspace(id.unwrap_or(0)))
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| GitError::Task(e.to_string()))?
 }
 
 /// Query of `GET /v1/git/status`.

@@ -256,6 +256,17 @@ async fn index_rescan(State(ctx): State<ApiContext>, Json(req): Json<RescanReque
     }
 }
 
+/// What `POST /v1/search` answers: the code hits and the terminal commands that match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchAnswer {
+    /// The code search.
+    #[serde(flatten)]
+    pub code: crate::index::SearchResponse,
+    /// Commands of Weft's terminals matching the same query (at most 5).
+    #[serde(default)]
+    pub terminal: Vec<crate::term::HistoryEntry>,
+}
+
 /// `POST /v1/search`: the code index, and the commands of Weft's terminals that match the
 /// same words or meaning (`terminal`, at most 5; none when the request filters by path,
 /// language or kind, which only code has). Both run at once.
@@ -285,16 +296,7 @@ async fn search(
     };
     let (code, terminal) = tokio::join!(crate::index::search(&ctx.index, pool, &req), terminal);
     match code {
-        Ok(r) => {
-            let mut v = serde_json::to_value(&r).unwrap_or_default();
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert(
-                    "terminal".into(),
-                    serde_json::to_value(terminal).unwrap_or_default(),
-                );
-            }
-            Json(v).into_response()
-        }
+        Ok(code) => Json(SearchAnswer { code, terminal }).into_response(),
         Err(crate::index::SearchError::BadRequest(msg)) => {
             error(StatusCode::BAD_REQUEST, "bad_query", &msg)
         }
@@ -745,6 +747,19 @@ pub enum ClientError {
         /// Its message.
         message: String,
     },
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters), for
+/// the clients that build `/v1/...?q=...` paths.
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// How long a client call may take.

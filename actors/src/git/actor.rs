@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::repo::{self, Located, Scan, Seen};
-use super::{classify::classify, store, GitError};
+use super::{blocking, classify::classify, store};
 use crate::index::{IndexService, WorkspaceId};
 use crate::storage::Storage;
 
@@ -167,14 +167,6 @@ struct Follow {
     seen: Seen,
     head_tree: Option<Oid>,
     quiet: Quiet,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| GitError::Task(e.to_string()))?
 }
 
 /// One workspace, for the life of the actor: find the repository, follow it while it

@@ -212,3 +212,12 @@ fn publish(storage: &Storage, workspace: i64, events: Vec<GitEvent>) {
         let _ = tx.send((workspace, events));
     }
 }
+
+/// Runs git2 work on a blocking thread (git2 calls do file I/O and may take a while).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| GitError::Task(e.to_string()))?
+}

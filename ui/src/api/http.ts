@@ -42,6 +42,14 @@ export interface HttpTransportOptions {
 }
 
 /** The reconnect delay before try `attempt` (0-based): min·2^attempt, capped at max. */
+/** Closes a socket we are done with, without its handlers firing (no reconnect, no stale messages). */
+function closeQuietly(s: SocketLike | null, reason: string): void {
+  if (!s) return;
+  s.onclose = null;
+  s.onmessage = null;
+  s.close(1000, reason);
+}
+
 export function backoffDelay(attempt: number, minMs: number, maxMs: number): number {
   return Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
 }
@@ -225,13 +233,8 @@ export class HttpTransport implements Transport {
         if (stopped) return;
         stopped = true;
         if (timer !== null) clearTimeout(timer);
-        const s = socket;
+        closeQuietly(socket, "detached");
         socket = null;
-        if (s) {
-          s.onclose = null;
-          s.onmessage = null;
-          s.close(1000, "detached");
-        }
         if (open) {
           open = false;
           handlers.onState?.(false);
@@ -307,13 +310,8 @@ export class HttpTransport implements Transport {
     return () => {
       stopped = true;
       if (timer !== null) clearTimeout(timer);
-      const s = socket;
+      closeQuietly(socket, "unsubscribed");
       socket = null;
-      if (s) {
-        s.onclose = null;
-        s.onmessage = null;
-        s.close(1000, "unsubscribed");
-      }
       setConnected(false);
     };
   }
