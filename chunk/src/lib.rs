@@ -367,6 +367,57 @@ fn use_fast_allocator() {
     });
 }
 
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_t` (`libmimalloc-sys` has no
+/// constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// mimalloc's own purge delay (ms), kept while bulk chunking runs.
+const BULK_PURGE_DELAY_MS: std::ffi::c_long = 1000;
+/// Bulk chunking passes running now ([`BulkChunking`]).
+static BULK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn set_purge_delay(ms: std::ffi::c_long) {
+    // SAFETY: sets one of mimalloc's global options; any value is valid for this option
+    // and mimalloc reads it atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
+}
+
+/// How long mimalloc keeps freed memory before it returns it to the OS.
+///
+/// Outside bulk chunking, freed memory goes back at once ([`return_freed_memory_promptly`]):
+/// a daemon's allocations come in bursts on short-lived threads (LanceDB reads and
+/// compactions on tokio's blocking pool, searches), and with mimalloc's default delay of
+/// 1 s each burst stayed resident (index benchmark: core RSS at the end 669 → 448 MB). While
+/// a [`BulkChunking`] guard lives, the default delay is back: parsers free whole trees
+/// between files and re-use the pages at once, and returning them each time cost the
+/// keyword phase ~15 % of its speed (15.4 → 12.9 MB/s).
+pub fn return_freed_memory_promptly() {
+    if BULK.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        set_purge_delay(0);
+    }
+}
+
+/// Held by a bulk chunking pass (a workspace scan): see [`return_freed_memory_promptly`].
+#[must_use = "the bulk allocation policy lasts as long as the guard"]
+pub struct BulkChunking(());
+
+impl BulkChunking {
+    /// Starts a bulk pass.
+    pub fn begin() -> Self {
+        if BULK.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            set_purge_delay(BULK_PURGE_DELAY_MS);
+        }
+        BulkChunking(())
+    }
+}
+
+impl Drop for BulkChunking {
+    fn drop(&mut self) {
+        if BULK.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            set_purge_delay(0);
+        }
+    }
+}
+
 fn new_parser(lang: Lang) -> Option<tree_sitter::Parser> {
     use_fast_allocator();
     let mut parser = tree_sitter::Parser::new();

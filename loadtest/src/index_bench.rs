@@ -724,7 +724,10 @@ async fn one_edit(
     };
     let semantic = async {
         while t0.elapsed() < cap {
-            let q = json!({ "query": sentence, "vector_only": true, "k": 10, "path": rel });
+            // k 50 within the edited file: the probe asks whether the new chunk's vector is
+            // searchable, not how it ranks (the appended line is one line of a chunk, so in
+            // a file of many chunks it may rank below 10; the search tests cover ranking).
+            let q = json!({ "query": sentence, "vector_only": true, "k": 50, "path": rel });
             if let Ok(v) = s.post("/v1/search", q).await {
                 let found = hits(&v).iter().any(|h| {
                     h["path"].as_str() == Some(rel)
@@ -1004,7 +1007,7 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
             Some(x) => sem.push(x * 1000.0),
             None => sem_to += 1,
         }
-        per.push(json!({ "path": rel, "keyword_ms": r.keyword_s.map(|x| r2(x * 1000.0)), "semantic_ms": r.semantic_s.map(|x| r2(x * 1000.0)), "semantic_unfiltered_rank": r.semantic_unfiltered_rank }));
+        per.push(json!({ "path": rel, "keyword_ms": r.keyword_s.map(|x| r2(x * 1000.0)), "semantic_ms": r.semantic_s.map(|x| r2(x * 1000.0)), "semantic_unfiltered_rank": r.semantic_unfiltered_rank, "core_vm_hwm_mb": mem_mb(s.pid()).0 }));
     }
     // Verify the corpus is back as it was.
     let mut unchanged = true;
@@ -1023,8 +1026,9 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
     let edits = json!({
         "n": edit_files.len(), "keyword_ms": p50_p95(&kw), "keyword_timeouts": kw_to,
         "semantic_ms": p50_p95(&sem), "semantic_timeouts": sem_to,
-        "semantic_query": "vector_only, k 10, path filter = the edited file, hit must cover the appended line",
+        "semantic_query": "vector_only, k 50, path filter = the edited file, hit must cover the appended line",
         "corpus_restored": unchanged, "per_edit": per,
+        "core_vm_hwm_mb_after": mem_mb(s.pid()).0,
     });
     eprintln!("index bench: edits: {edits}");
 
@@ -1072,7 +1076,7 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
             .iter()
             .map(|(k, v)| (k.clone(), p50_p95(v)))
             .collect();
-        search.insert(mode.into(), json!({ "client_ms": p50_p95(&lat), "server_took_ms": p50_p95(&took), "server_stages_ms": stages, "queries_with_hits": with_hits, "notes": notes }));
+        search.insert(mode.into(), json!({ "client_ms": p50_p95(&lat), "server_took_ms": p50_p95(&took), "server_stages_ms": stages, "queries_with_hits": with_hits, "notes": notes, "core_vm_hwm_mb_after": mem_mb(s.pid()).0 }));
     }
     let idx = s.get("/v1/index").await?;
     let search = json!({

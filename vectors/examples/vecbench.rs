@@ -182,26 +182,26 @@ async fn main() {
     let s = Instant::now();
     let did = t.maybe_index(10_000).await.unwrap();
     println!(
-        "maybe_index (IVF-PQ + BTree chunk_id): {did} in {:.2} s",
+        "maybe_index (IVF-SQ + BTree chunk_id): {did} in {:.2} s",
         s.elapsed().as_secs_f64()
     );
     let s = Instant::now();
     t.optimize().await.unwrap();
     println!("optimize after index: {:.2} s", s.elapsed().as_secs_f64());
-    let approx = bench_search(&t, "IVF-PQ", &queries, None).await;
+    let approx = bench_search(&t, "IVF-SQ", &queries, None).await;
     println!(
-        "recall@10 IVF-PQ (refine x4) vs exact: {:.3}",
+        "recall@10 IVF-SQ (refine x4) vs exact: {:.3}",
         recall(&exact, &approx)
     );
     bench_search(
         &t,
-        "IVF-PQ, filter ws+lang",
+        "IVF-SQ, filter ws+lang",
         &queries,
         Some("workspace_id = 1 AND lang = 'rust'"),
     )
     .await;
     bench_upserts(&t, "indexed + BTree", &mut next, &centres, &mut rng).await;
-    bench_search(&t, "IVF-PQ after ~2.6k unindexed upserts", &queries, None).await;
+    bench_search(&t, "IVF-SQ after ~2.6k unindexed upserts", &queries, None).await;
 
     t.raw().drop_index("chunk_id_idx").await.unwrap();
     bench_upserts(&t, "indexed, no BTree", &mut next, &centres, &mut rng).await;
@@ -219,7 +219,7 @@ async fn main() {
         "optimize after 100 one-row upserts: {:.2} s",
         s.elapsed().as_secs_f64()
     );
-    bench_search(&t, "IVF-PQ after optimize", &queries, None).await;
+    bench_search(&t, "IVF-SQ after optimize", &queries, None).await;
     let s = Instant::now();
     t.verify().await.unwrap();
     println!(

@@ -192,7 +192,7 @@ async fn index_builds_and_exact_match_stays_top1() {
         .map(|i| i.name)
         .collect();
     assert!(
-        names.iter().any(|n| n.starts_with("vector_idx_pq")),
+        names.iter().any(|n| n.starts_with("vector_idx_sq")),
         "{names:?}"
     );
     assert!(names.iter().any(|n| n == "chunk_id_idx"), "{names:?}");
@@ -225,7 +225,7 @@ async fn small_index_is_retrained_as_the_table_grows() {
     let t = store.table("code", DIM).await.unwrap();
     let data = rows(600, 13);
     t.upsert(data[..100].to_vec()).await.unwrap();
-    // Too few rows for PQ: an IVF-flat index.
+    // Too few rows to quantize: an IVF-flat index.
     assert!(t.maybe_index(50).await.unwrap());
     let names = |t: weft_vectors::VectorTable| async move {
         t.raw()
@@ -241,7 +241,7 @@ async fn small_index_is_retrained_as_the_table_grows() {
     t.upsert(data[100..].to_vec()).await.unwrap();
     assert!(t.maybe_index(50).await.unwrap());
     let n = names(t.clone()).await;
-    assert!(n.iter().any(|n| n.starts_with("vector_idx_pq")), "{n:?}");
+    assert!(n.iter().any(|n| n.starts_with("vector_idx_sq")), "{n:?}");
     assert!(!n.iter().any(|n| n.starts_with("vector_idx_flat")), "{n:?}");
     let hits = t.search(&data[450].vector, 1, None).await.unwrap();
     assert_eq!(hits[0].chunk_id, data[450].chunk_id);

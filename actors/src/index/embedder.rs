@@ -617,6 +617,18 @@ impl Embedder {
             v.from_cache += (n as u64).saturating_sub(computed);
         });
         if self.upserts.is_multiple_of(OPTIMIZE_EVERY) {
+            // The ANN index is built and kept up during a long backlog as well, not only
+            // when it is done: searches then stop scanning every vector once the table
+            // is large, and upserts find their keys through the chunk_id index.
+            match table.maybe_index(self.args.ann_min_rows).await {
+                Ok(true) => {
+                    tracing::info!(table = %table_name, "vector indices built or updated during the backlog")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(table = %table_name, error = %e, "building the ANN index failed; searching without it, will retry")
+                }
+            }
             if let Err(e) = table.optimize().await {
                 tracing::warn!(table = %table_name, error = %e, "compacting the vector table failed; will retry");
             }

@@ -793,6 +793,7 @@ fn scan_blocking(
     progress: &Progress,
     tx: &mpsc::Sender<Vec<Op>>,
 ) -> Result<ScanReport, IndexError> {
+    let _bulk = weft_chunk::BulkChunking::begin();
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(256);
     let work_rx = Mutex::new(work_rx);
     let threads = opts.thread_count();
