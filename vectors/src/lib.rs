@@ -327,12 +327,13 @@ fn check_dim(name: &str, dim: usize) -> Result<(), VectorError> {
 /// it runs beside searches and the user's work, not as a batch job.
 fn compaction_options(dim: usize) -> CompactionOptions {
     let row_bytes = dim.max(1).saturating_mul(std::mem::size_of::<f32>());
-    let mut o = CompactionOptions::default();
-    o.target_rows_per_fragment = (FRAGMENT_VECTOR_BYTES / row_bytes).max(1024);
-    o.num_threads = Some(1);
-    o.batch_size = Some(1024);
-    o.io_buffer_size = Some(COMPACTION_IO_BYTES);
-    o
+    CompactionOptions {
+        target_rows_per_fragment: (FRAGMENT_VECTOR_BYTES / row_bytes).max(1024),
+        num_threads: Some(1),
+        batch_size: Some(1024),
+        io_buffer_size: Some(COMPACTION_IO_BYTES),
+        ..CompactionOptions::default()
+    }
 }
 
 /// SQL string literal with `'` doubled.
