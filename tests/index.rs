@@ -564,6 +564,11 @@ fn embed_only() -> Weft {
 #[test]
 fn semantic_search_finds_by_description_and_vectors_survive_sigkill() {
     let weft = embed_only();
+    // A low threshold, so the daemon builds its ANN index (IVF-SQ) on this fixture and the
+    // searches below go through it.
+    weft.write_config(
+        "[ner]\nenabled = false\n\n[llm]\nenabled = false\n\n[index]\nann_min_rows = 300\n",
+    );
     let root = weft.workspace();
     fixture(&root);
     many_files(&root, 400);
@@ -596,6 +601,9 @@ fn semantic_search_finds_by_description_and_vectors_survive_sigkill() {
     weft.wait_status_for(Duration::from_secs(300), |v| {
         let ws = &v["index"]["workspaces"][0];
         ws["phase"] == "idle" && ws["scans"].as_u64() >= Some(1) && ws["counts"]["pending"] == 0
+    });
+    weft.wait_status_for(Duration::from_secs(120), |v| {
+        v["index"]["vectors"]["indexed"] == true
     });
 
     // A function found by what it does, not by its name.
