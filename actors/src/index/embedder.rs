@@ -35,6 +35,21 @@ const TOMBSTONE_BATCH: usize = 2000;
 /// Upserts between two compactions of a table.
 const OPTIMIZE_EVERY: u32 = 64;
 
+/// Builds or updates the ANN index (once the table has `ann_min_rows` rows) and compacts
+/// the table. Failures are logged and retried at the next call; search works without them.
+async fn maintain(name: &str, table: &VectorTable, ann_min_rows: usize) {
+    match table.maybe_index(ann_min_rows).await {
+        Ok(true) => tracing::info!(table = %name, "vector indices built or updated"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(table = %name, error = %e, "building the ANN index failed; searching without it, will retry")
+        }
+    }
+    if let Err(e) = table.optimize().await {
+        tracing::warn!(table = %name, error = %e, "compacting the vector table failed; will retry");
+    }
+}
+
 /// The `embedder` child, or `None` (with the reason recorded in the index status) when there
 /// is no embed pool.
 pub fn embedder_child(index: &IndexService, pools: &Pools, loaded: &Loaded) -> Option<ChildSpec> {
@@ -617,21 +632,10 @@ impl Embedder {
             v.from_cache += (n as u64).saturating_sub(computed);
         });
         if self.upserts.is_multiple_of(OPTIMIZE_EVERY) {
-            // The ANN index is built and kept up during a long backlog as well, not only
-            // when it is done: searches then stop scanning every vector once the table
-            // is large, and upserts find their keys through the chunk_id index.
-            match table.maybe_index(self.args.ann_min_rows).await {
-                Ok(true) => {
-                    tracing::info!(table = %table_name, "vector indices built or updated during the backlog")
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(table = %table_name, error = %e, "building the ANN index failed; searching without it, will retry")
-                }
-            }
-            if let Err(e) = table.optimize().await {
-                tracing::warn!(table = %table_name, error = %e, "compacting the vector table failed; will retry");
-            }
+            // During a long backlog as well, not only when it is done: searches stop
+            // scanning every vector once the table is large, and upserts find their keys
+            // through the chunk_id index.
+            maintain(&table_name, &table, self.args.ann_min_rows).await;
         }
         self.publish_status().await;
         Ok(n)
@@ -709,16 +713,7 @@ impl Embedder {
             }
         }
         for (name, table) in &self.tables {
-            match table.maybe_index(self.args.ann_min_rows).await {
-                Ok(true) => tracing::info!(table = %name, "built the vector ANN index"),
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(table = %name, error = %e, "building the ANN index failed; searching without it")
-                }
-            }
-            if let Err(e) = table.optimize().await {
-                tracing::warn!(table = %name, error = %e, "compacting the vector table failed");
-            }
+            maintain(name, table, self.args.ann_min_rows).await;
         }
         self.publish_status().await;
         Ok(())

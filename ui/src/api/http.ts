@@ -41,7 +41,6 @@ export interface HttpTransportOptions {
   backoffMaxMs?: number;
 }
 
-/** The reconnect delay before try `attempt` (0-based): min·2^attempt, capped at max. */
 /** Closes a socket we are done with, without its handlers firing (no reconnect, no stale messages). */
 function closeQuietly(s: SocketLike | null, reason: string): void {
   if (!s) return;
@@ -50,6 +49,7 @@ function closeQuietly(s: SocketLike | null, reason: string): void {
   s.close(1000, reason);
 }
 
+/** The reconnect delay before try `attempt` (0-based): min·2^attempt, capped at max. */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number): number {
   return Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
 }
