@@ -27,6 +27,7 @@
 //! tile the text fall back to line windows (`parsed == false`).
 
 mod langs;
+mod memory;
 mod syntax;
 pub mod terms;
 
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use langs::language as grammar;
 
+pub use memory::{no_transparent_huge_pages, return_freed_memory_promptly, BulkChunking};
 pub use terms::{fts_query, split_terms, Conjunction};
 
 /// A language the chunker knows. [`Lang::Text`] is everything else (line windows).
@@ -344,82 +346,8 @@ fn parse(lang: Lang, text: &str) -> Option<tree_sitter::Tree> {
     })
 }
 
-/// Points tree-sitter's C allocations at mimalloc, once, before the first parser exists.
-///
-/// A parse allocates and frees hundreds of thousands of small subtrees; under glibc malloc
-/// with several chunking threads that was 10-15% of the indexing CPU (arena locking and
-/// `malloc_consolidate`). Every tree-sitter object in the process is made by a parser this
-/// module creates, so nothing is ever freed by an allocator other than the one that made it.
-fn use_fast_allocator() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: runs once, before any tree-sitter object is allocated (every parser is
-        // created by `new_parser`, after this), and mimalloc's functions are thread-safe
-        // drop-ins for malloc/calloc/realloc/free.
-        unsafe {
-            tree_sitter::set_allocator(
-                Some(libmimalloc_sys::mi_malloc),
-                Some(libmimalloc_sys::mi_calloc),
-                Some(libmimalloc_sys::mi_realloc),
-                Some(libmimalloc_sys::mi_free),
-            );
-        }
-    });
-}
-
-/// `mi_option_purge_delay` in mimalloc v3's `mi_option_t` (`libmimalloc-sys` has no
-/// constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-/// mimalloc's own purge delay (ms), kept while bulk chunking runs.
-const BULK_PURGE_DELAY_MS: std::ffi::c_long = 1000;
-/// Bulk chunking passes running now ([`BulkChunking`]).
-static BULK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn set_purge_delay(ms: std::ffi::c_long) {
-    // SAFETY: sets one of mimalloc's global options; any value is valid for this option
-    // and mimalloc reads it atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
-}
-
-/// How long mimalloc keeps freed memory before it returns it to the OS.
-///
-/// Outside bulk chunking, freed memory goes back at once ([`return_freed_memory_promptly`]):
-/// a daemon's allocations come in bursts on short-lived threads (LanceDB reads and
-/// compactions on tokio's blocking pool, searches), and with mimalloc's default delay of
-/// 1 s each burst stayed resident (index benchmark: core RSS at the end 669 → 448 MB). While
-/// a [`BulkChunking`] guard lives, the default delay is back: parsers free whole trees
-/// between files and re-use the pages at once; with immediate purging during the scan as
-/// well, one benchmark run measured the keyword phase at 12.9 MB/s against 15.4 before.
-pub fn return_freed_memory_promptly() {
-    if BULK.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        set_purge_delay(0);
-    }
-}
-
-/// Held by a bulk chunking pass (a workspace scan): see [`return_freed_memory_promptly`].
-#[must_use = "the bulk allocation policy lasts as long as the guard"]
-pub struct BulkChunking(());
-
-impl BulkChunking {
-    /// Starts a bulk pass.
-    pub fn begin() -> Self {
-        if BULK.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            set_purge_delay(BULK_PURGE_DELAY_MS);
-        }
-        BulkChunking(())
-    }
-}
-
-impl Drop for BulkChunking {
-    fn drop(&mut self) {
-        if BULK.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
-            set_purge_delay(0);
-        }
-    }
-}
-
 fn new_parser(lang: Lang) -> Option<tree_sitter::Parser> {
-    use_fast_allocator();
+    memory::use_fast_allocator();
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&langs::language(lang)?).ok()?;
     Some(parser)

@@ -148,19 +148,30 @@ fn load_avg() -> String {
         .unwrap_or_default()
 }
 
-/// `VmHWM` (peak RSS) and `VmRSS` of a process, in MB (10^6 bytes).
-pub(crate) fn mem_mb(pid: u32) -> (Option<f64>, Option<f64>) {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return (None, None);
-    };
-    let field = |name: &str| {
+/// Fields of `/proc/PID/status` given in kB (`VmHWM:`, `RssAnon:`, ...), in MB (10^6
+/// bytes); all `None` when the process is gone.
+fn status_mb<const N: usize>(pid: u32, names: [&str; N]) -> [Option<f64>; N] {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    names.map(|name| {
         s.lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<f64>().ok())
             .map(|kb| r2(kb * 1024.0 / 1e6))
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    })
+}
+
+/// `VmHWM` (peak RSS) and `VmRSS` of a process, in MB (10^6 bytes).
+pub(crate) fn mem_mb(pid: u32) -> (Option<f64>, Option<f64>) {
+    let [hwm, rss] = status_mb(pid, ["VmHWM:", "VmRSS:"]);
+    (hwm, rss)
+}
+
+/// The parts of a process's resident memory in MB: anonymous (heap, stacks), file-backed
+/// (the binary's and libraries' pages) and shared.
+fn mem_parts(pid: u32) -> Value {
+    let [anon, file, shmem] = status_mb(pid, ["RssAnon:", "RssFile:", "RssShmem:"]);
+    json!({ "anon_mb": anon, "file_mb": file, "shmem_mb": shmem })
 }
 
 /// Direct children of `pid`: (pid, command line).
@@ -984,7 +995,8 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
         "vs_raw_model": r3(model_rate / raw_rate), "complete": ee - e0 >= opts.sample,
         "embed_ready_s_after_spawn": r2(ready_after_spawn),
         "pool": st_now["pools"]["embed"], "pool_at_ready": status["pools"]["embed"],
-        "core_vm_hwm_mb": mem_mb(s.pid()).0, "workers": worker_mem(s.pid()),
+        "core_vm_hwm_mb": mem_mb(s.pid()).0, "core_rss_parts": mem_parts(s.pid()),
+        "workers": worker_mem(s.pid()),
         "samples_every_0_5s": samples.iter().step_by(4).map(|(t, e)| json!([r2(*t), e])).collect::<Vec<_>>(),
     });
     eprintln!("index bench: embed: {embed}");
@@ -1028,7 +1040,7 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
         "semantic_ms": p50_p95(&sem), "semantic_timeouts": sem_to,
         "semantic_query": "vector_only, k 50, path filter = the edited file, hit must cover the appended line",
         "corpus_restored": unchanged, "per_edit": per,
-        "core_vm_hwm_mb_after": mem_mb(s.pid()).0,
+        "core_vm_hwm_mb_after": mem_mb(s.pid()).0, "core_rss_parts_after": mem_parts(s.pid()),
     });
     eprintln!("index bench: edits: {edits}");
 
@@ -1088,6 +1100,7 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
     eprintln!("index bench: search: {search}");
     let workers_end = worker_mem(s.pid());
     let core_end = mem_mb(s.pid());
+    let core_parts_end = mem_parts(s.pid());
     let stop3 = s.stop().await?;
     loads.push(json!({ "at": "end", "loadavg": load_avg() }));
 
@@ -1098,7 +1111,7 @@ async fn bench(loaded: &Loaded, opts: &Opts) -> anyhow::Result<Value> {
         "load": loads,
         "weft_keyword": keyword, "weft_noop": noop, "raw_model": raw, "weft_embed": embed,
         "weft_edits": edits, "weft_search": search,
-        "weft_end": { "core_vm_hwm_mb": core_end.0, "core_vm_rss_mb": core_end.1, "workers": workers_end, "stop_s": r2(stop3), "data": data_size(&home) },
+        "weft_end": { "core_vm_hwm_mb": core_end.0, "core_vm_rss_mb": core_end.1, "core_rss_parts": core_parts_end, "workers": workers_end, "stop_s": r2(stop3), "data": data_size(&home) },
     });
     if let Some(b) = base {
         let f = &b["full"];

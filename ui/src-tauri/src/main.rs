@@ -165,6 +165,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn main() -> ExitCode {
+    // tree-sitter allocates through mimalloc here too (`weft_chunk`): keep that heap on
+    // 4 KiB pages and return freed memory promptly, as the headless daemon does.
+    weft_chunk::no_transparent_huge_pages();
+    weft_chunk::return_freed_memory_promptly();
     let cli = Cli::parse();
     let dialog = !cli.no_dialog;
 
