@@ -131,13 +131,16 @@ async fn run_here(loaded: &Loaded, root: &Path, json: bool) -> anyhow::Result<Ex
 }
 
 fn done(ws: &WorkspaceStatus, status: &IndexStatus, until: Wait) -> bool {
-    let keyword = ws.phase == "idle" && ws.scans > 0;
+    // "refining": keyword search covers every file; text-first files still wait for their
+    // syntax chunks (and so for symbols and vectors).
+    let keyword = (ws.phase == "idle" || ws.phase == "refining") && ws.scans > 0;
     match until {
         Wait::Keyword => keyword,
         // Done when nothing is pending, or when vectors cannot be made (no embed pool):
         // waiting would never end.
         Wait::Embedded => {
-            keyword
+            ws.phase == "idle"
+                && ws.scans > 0
                 && (ws.counts.pending == 0
                     || (status.vectors.blocked.is_some() && status.vectors.rate == 0.0))
         }
@@ -255,6 +258,14 @@ fn progress_line(ws: &WorkspaceStatus, status: &IndexStatus) -> String {
             p.bytes as f64 / 1e6,
             rate,
             c.chunks
+        ));
+    } else if ws.phase == "refining" {
+        parts.push(format!(
+            "files {}  chunks {}  by syntax {}/{}",
+            c.files,
+            c.chunks,
+            c.chunked,
+            c.files.saturating_sub(c.skipped)
         ));
     } else {
         parts.push(format!("files {}  chunks {}", c.files, c.chunks));

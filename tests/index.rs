@@ -481,32 +481,43 @@ fn many_files(root: &Path, n: usize) {
     }
 }
 
-#[test]
-fn sigkill_mid_index_converges_to_the_uninterrupted_result() {
-    let weft = Weft::new();
-    weft.write_config("[index]\nthreads = 1\n");
+/// Starts `weft serve` with `config` on 3,000 generated files and returns once `moment`
+/// holds for the workspace's status, failing if indexing went idle first.
+fn serve_until<'a>(
+    weft: &'a Weft,
+    config: &str,
+    moment: impl Fn(&serde_json::Value) -> bool,
+) -> util::Daemon<'a> {
+    weft.write_config(config);
     many_files(&weft.workspace(), 3000);
     let mut serve = weft.serve();
     serve.wait_ready();
-    // Kill once some files are written but the scan is not finished.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let v = weft.status_json();
         let ws = &v["index"]["workspaces"][0];
-        let files = ws["counts"]["files"].as_u64().unwrap_or(0);
-        if files > 0 && ws["scans"].as_u64() == Some(0) {
-            break;
+        if moment(ws) {
+            return serve;
         }
         assert!(
-            ws["scans"].as_u64() == Some(0),
-            "the scan finished before it could be interrupted; grow the fixture"
+            ws["scans"].as_u64() == Some(0) || ws["phase"] != "idle",
+            "indexing finished before it could be interrupted; grow the fixture: {v:#}"
         );
         assert!(Instant::now() < deadline, "no progress: {v:#}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// SIGKILLs `serve`, runs `killed` on what it left, starts it again, waits until indexing
+/// is idle, and returns the chunks.
+fn kill_and_resume(
+    weft: &Weft,
+    mut serve: util::Daemon<'_>,
+    killed: impl FnOnce(),
+) -> Vec<ChunkRow> {
     serve.signal(libc::SIGKILL);
     serve.wait_exit(Duration::from_secs(10));
-    let partial = chunks(&weft.db_path());
+    killed();
     let mut serve = weft.serve();
     serve.wait_ready();
     weft.wait_status_for(Duration::from_secs(120), |v| {
@@ -514,14 +525,28 @@ fn sigkill_mid_index_converges_to_the_uninterrupted_result() {
             && v["index"]["workspaces"][0]["phase"] == "idle"
     });
     serve.stop();
-    let resumed = chunks(&weft.db_path());
+    chunks(&weft.db_path())
+}
 
-    // The same tree indexed in one go, elsewhere.
+/// The same 3,000 files indexed in one go (`weft index`, default settings), elsewhere.
+fn one_pass_reference() -> Weft {
     let reference = Weft::new();
     many_files(&reference.workspace(), 3000);
     let out = reference.run(&["index", "."]);
     assert!(out.status.success(), "{}", out.stderr_text());
-    let expected = chunks(&reference.db_path());
+    reference
+}
+
+#[test]
+fn sigkill_mid_index_converges_to_the_uninterrupted_result() {
+    let weft = Weft::new();
+    // Kill once some files are written but the scan is not finished.
+    let serve = serve_until(&weft, "[index]\nthreads = 1\n", |ws| {
+        ws["counts"]["files"].as_u64().unwrap_or(0) > 0 && ws["scans"].as_u64() == Some(0)
+    });
+    let mut partial = Vec::new();
+    let resumed = kill_and_resume(&weft, serve, || partial = chunks(&weft.db_path()));
+    let expected = chunks(&one_pass_reference().db_path());
     assert!(
         partial.len() < expected.len(),
         "the kill did not interrupt indexing"
@@ -533,6 +558,70 @@ fn sigkill_mid_index_converges_to_the_uninterrupted_result() {
     );
     let keys: BTreeSet<&str> = resumed.iter().map(|r| r.3.as_str()).collect();
     assert_eq!(keys.len(), resumed.len(), "duplicate chunk ids");
+}
+
+/// One number from the database.
+fn count(db: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("open db");
+    conn.query_row(sql, [], |r| r.get(0)).expect("count")
+}
+
+#[test]
+fn text_first_windows_are_searchable_then_become_syntax_chunks_even_after_sigkill() {
+    let weft = Weft::new();
+    // Text first from the first byte: every new file is written as line windows first. Kill
+    // the daemon once the scan is done (keyword search covers the tree) and the syntax pass
+    // runs.
+    let serve = serve_until(&weft, "[index]\nthreads = 1\ntext_first_mb = 0\n", |ws| {
+        ws["phase"] == "refining"
+    });
+    let db = weft.db_path();
+    let resumed = kill_and_resume(&weft, serve, || {
+        assert!(
+            count(&db, "SELECT count(*) FROM chunks WHERE pending = 2") > 0,
+            "no text-first windows were left to chunk by syntax"
+        );
+        // Keyword search covers every file, windows included (the syntax pass runs
+        // 1,024 files at a time, so the last files are still windows).
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM chunks_fts JOIN chunks ON chunks.id = chunks_fts.rowid \
+                 WHERE chunks_fts MATCH 'item_2999_11' AND chunks.path = 'm19/f2999.rs'"
+            ),
+            1
+        );
+    });
+
+    let reference = one_pass_reference();
+    assert_eq!(
+        resumed,
+        chunks(&reference.db_path()),
+        "text first then syntax must end where syntax alone does"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM chunks WHERE pending = 2"),
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM files WHERE state = 'discovered'"),
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM symbols"),
+        count(&reference.db_path(), "SELECT count(*) FROM symbols"),
+        "every file's symbols are written by the syntax pass"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM vector_tombstones"),
+        0,
+        "replaced windows never had vectors: no tombstones"
+    );
+    let v = search(&weft, &["item_2999_11"]);
+    assert_eq!(
+        hit_paths(&v).first().map(String::as_str),
+        Some("m19/f2999.rs")
+    );
 }
 
 /// Chunk keys that should have vectors (non-blank chunks), and whether any is still pending.

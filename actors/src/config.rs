@@ -188,6 +188,10 @@ pub struct IndexConfig {
     pub chunk_max_bytes: u32,
     /// Largest chunk, in lines, before a definition is split (5..=10000).
     pub chunk_max_lines: u32,
+    /// Text first: once a scan has chunked this many MB of new files by syntax, it indexes
+    /// the rest as plain line windows first (keyword search covers a big tree about twice as
+    /// soon) and chunks them by syntax right after (0..=1000000; 1000000 turns it off).
+    pub text_first_mb: u64,
 }
 
 impl Default for IndexConfig {
@@ -203,6 +207,7 @@ impl Default for IndexConfig {
             ann_min_rows: 20_000,
             chunk_max_bytes: 1536,
             chunk_max_lines: 60,
+            text_first_mb: 16,
         }
     }
 }
@@ -1337,6 +1342,14 @@ const FIELDS: &[Field] = &[
             max: 10_000,
         },
         set: |c, v| c.index.chunk_max_lines = as_u32(v),
+    },
+    Field {
+        key: "index.text_first_mb",
+        kind: Kind::UInt {
+            min: 0,
+            max: 1_000_000,
+        },
+        set: |c, v| c.index.text_first_mb = as_u64(v),
     },
     // [api]
     Field {

@@ -743,8 +743,9 @@ impl Embedder {
                             params![n, m, dim_i, state, now_ms()],
                         )?;
                         if state == "building" {
-                            // Every chunk must get a vector from the new model.
-                            tx.execute("UPDATE chunks SET pending = 1", [])?;
+                            // Every chunk must get a vector from the new model (text-first
+                            // windows, `pending = 2`, never do: their syntax chunks will).
+                            tx.execute("UPDATE chunks SET pending = 1 WHERE pending <> 2", [])?;
                         }
                         Ok(())
                     })

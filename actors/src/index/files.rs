@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,6 +36,17 @@ const BATCH_BYTES: usize = 4 << 20;
 const OVERSIZED: &str = "oversized";
 /// `files.skip_reason` for a binary file.
 const BINARY: &str = "binary";
+/// Text-first windows: larger than syntax chunks, because the syntax pass deletes every one
+/// and an FTS5 delete costs per row (the pass took 42 s longer with the 1,536-byte windows
+/// of plain text files on the vendor corpus).
+const TEXT_FIRST_WINDOWS: ChunkOptions = ChunkOptions {
+    max_bytes: 16 * 1024,
+    max_lines: 400,
+    min_bytes: 256,
+};
+/// `chunks.pending` of a text-first line window: never embedded, and deleting it leaves no
+/// vector tombstone (migration 0008).
+const PENDING_TEXT_FIRST: i64 = 2;
 
 /// Row id of a registered workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +79,10 @@ pub struct ScanReport {
     /// Files that changed or vanished while being read; their rows were left as they were and
     /// the next scan tries again.
     pub retry_later: Vec<PathBuf>,
+    /// Files written as plain line windows only ("text first", see
+    /// [`IndexOptions::text_first_after`]): keyword-searchable, waiting for
+    /// [`FileIndex::refine`] to chunk them by syntax.
+    pub windowed: Vec<PathBuf>,
 }
 
 impl ScanReport {
@@ -81,6 +97,7 @@ impl ScanReport {
         self.bytes += other.bytes;
         self.skipped.extend(other.skipped);
         self.retry_later.extend(other.retry_later);
+        self.windowed.extend(other.windowed);
     }
 }
 
@@ -132,6 +149,12 @@ pub struct IndexOptions {
     pub chunk: ChunkOptions,
     /// Threads reading, hashing and chunking files (0: one per CPU).
     pub threads: usize,
+    /// Text first: once a full scan has chunked this many bytes of new files by syntax, it
+    /// writes the rest of the new files as plain line windows (FTS rows, no symbols, not
+    /// embedded) and lists them in [`ScanReport::windowed`] for [`FileIndex::refine`].
+    /// Parsing is most of a scan's CPU time, so on a big tree keyword search covers every
+    /// file about twice as soon. `None`: every file is chunked by syntax at once.
+    pub text_first_after: Option<u64>,
 }
 
 impl IndexOptions {
@@ -141,6 +164,7 @@ impl IndexOptions {
             walk: WalkOptions::new(root),
             chunk: ChunkOptions::default(),
             threads: 0,
+            text_first_after: None,
         }
     }
 
@@ -197,6 +221,34 @@ struct Known {
     skip_reason: Option<String>,
 }
 
+/// Which file rows [`FileIndex::load_known`] reads.
+enum Rows {
+    /// Every row of the workspace.
+    All,
+    /// The rows at or under these paths (a scan of the path range each).
+    Under(Vec<String>),
+    /// The rows at exactly these paths (one index lookup each).
+    Exact(Vec<String>),
+}
+
+/// File rows at or under `?2` (every row when it is NULL).
+const ROWS_UNDER: &str = "SELECT path, size, mtime_ns, blake3, state, skip_reason FROM files \
+     WHERE workspace_id = ?1 AND (?2 IS NULL OR path = ?2 \
+       OR (path > ?2 || '/' AND path < ?2 || '0'))";
+
+impl Known {
+    /// Reads `size, mtime_ns, blake3, state, skip_reason` from column `first` on.
+    fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Known> {
+        Ok(Known {
+            size: u64::try_from(r.get::<_, i64>(first)?).unwrap_or(0),
+            mtime_ns: r.get(first + 1)?,
+            blake3: r.get(first + 2)?,
+            state: r.get(first + 3)?,
+            skip_reason: r.get(first + 4)?,
+        })
+    }
+}
+
 /// One chunk ready to write.
 #[derive(Debug)]
 struct ChunkRow {
@@ -237,6 +289,9 @@ enum Op {
         lang: &'static str,
         /// Whether rows of an earlier version may exist and must be replaced.
         replace: bool,
+        /// Plain line windows written ahead of the syntax chunks: the row stays
+        /// `discovered` and the chunks are not queued for embedding (`pending = 2`).
+        text_first: bool,
         text: String,
         chunks: Vec<ChunkRow>,
         symbols: Vec<SymbolRow>,
@@ -364,7 +419,7 @@ impl FileIndex {
                     },
                 )?;
                 let (chunks, pending) = conn.query_row(
-                    "SELECT count(*), coalesce(sum(pending), 0) FROM chunks WHERE workspace_id = ?1",
+                    "SELECT count(*), coalesce(sum(pending = 1), 0) FROM chunks WHERE workspace_id = ?1",
                     params![id],
                     |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
                 )?;
@@ -397,7 +452,7 @@ impl FileIndex {
         let walker = tokio::task::spawn_blocking(move || walk(&walk_opts))
             .await
             .map_err(|e| IndexError::Task(e.to_string()))??;
-        let known = self.load_known(workspace, None).await?;
+        let known = self.load_known(workspace, Rows::All).await?;
         progress.start();
         let progress2 = Arc::clone(progress);
         let report = self
@@ -420,6 +475,54 @@ impl FileIndex {
             "workspace scan finished"
         );
         Ok(report)
+    }
+
+    /// Chunks by syntax files a text-first scan wrote as line windows
+    /// ([`ScanReport::windowed`]), replacing the windows, and queues their chunks for
+    /// embedding. A file whose row is no longer a text-first one (re-chunked by an update,
+    /// removed) is left alone; one that changed since is chunked as it is now.
+    pub async fn refine(
+        &self,
+        workspace: WorkspaceId,
+        opts: &IndexOptions,
+        paths: Vec<PathBuf>,
+    ) -> Result<ScanReport, IndexError> {
+        let opts = self.checked(workspace, opts).await?;
+        let wanted: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.to_str().map(str::to_owned))
+            .collect();
+        let mut known = self
+            .load_known(workspace, Rows::Exact(wanted.clone()))
+            .await?;
+        let works: Vec<Work> = wanted
+            .into_iter()
+            .filter_map(|path| {
+                let prior = known.remove(&path)?;
+                (prior.state == "discovered" && prior.skip_reason.is_none()).then(|| Work {
+                    rel: PathBuf::from(&path),
+                    path,
+                    prior: Some(prior),
+                })
+            })
+            .collect();
+        if works.is_empty() {
+            return Ok(ScanReport::default());
+        }
+        // Its own counters: the finished scan's stay as they were for status.
+        let progress = Progress::default();
+        self.run(workspace, move |tx| {
+            let _bulk = weft_chunk::BulkChunking::begin();
+            with_chunk_workers(workspace, &opts, &progress, tx, None, |work_tx| {
+                for work in works {
+                    if work_tx.send(work).is_err() {
+                        return Err(IndexError::Task("the chunk workers stopped".to_owned()));
+                    }
+                }
+                Ok(ScanReport::default())
+            })
+        })
+        .await
     }
 
     /// Brings the rows of the given paths (relative to the root; files or directories, as a
@@ -446,7 +549,7 @@ impl FileIndex {
             return Ok(ScanReport::default());
         }
         let known = self
-            .load_known(workspace, Some(wanted.iter().cloned().collect()))
+            .load_known(workspace, Rows::Under(wanted.iter().cloned().collect()))
             .await?;
         let progress = Arc::clone(progress);
         self.run(workspace, move |tx| {
@@ -518,38 +621,30 @@ impl FileIndex {
             .ok_or(IndexError::UnknownWorkspace(id))
     }
 
-    /// File rows of `workspace` keyed by path: all of them, or those at or under `only`.
+    /// File rows of `workspace` keyed by path (see [`Rows`]).
     async fn load_known(
         &self,
         workspace: WorkspaceId,
-        only: Option<Vec<String>>,
+        which: Rows,
     ) -> Result<HashMap<String, Known>, IndexError> {
         let id = workspace.0;
         Ok(self
             .storage
             .read(move |conn| {
                 let mut known = HashMap::new();
-                let mut stmt = conn.prepare_cached(
-                    "SELECT path, size, mtime_ns, blake3, state, skip_reason FROM files \
-                     WHERE workspace_id = ?1 AND (?2 IS NULL OR path = ?2 \
-                       OR (path > ?2 || '/' AND path < ?2 || '0'))",
-                )?;
-                let prefixes: Vec<Option<String>> = match only {
-                    None => vec![None],
-                    Some(v) => v.into_iter().map(Some).collect(),
+                let (sql, keys): (&str, Vec<Option<String>>) = match which {
+                    Rows::All => (ROWS_UNDER, vec![None]),
+                    Rows::Under(v) => (ROWS_UNDER, v.into_iter().map(Some).collect()),
+                    Rows::Exact(v) => (
+                        "SELECT path, size, mtime_ns, blake3, state, skip_reason FROM files \
+                         WHERE workspace_id = ?1 AND path = ?2",
+                        v.into_iter().map(Some).collect(),
+                    ),
                 };
-                for prefix in prefixes {
-                    let rows = stmt.query_map(params![id, prefix], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            Known {
-                                size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                                mtime_ns: r.get(2)?,
-                                blake3: r.get(3)?,
-                                state: r.get(4)?,
-                                skip_reason: r.get(5)?,
-                            },
-                        ))
+                let mut stmt = conn.prepare_cached(sql)?;
+                for key in keys {
+                    let rows = stmt.query_map(params![id, key], |r| {
+                        Ok((r.get::<_, String>(0)?, Known::from_row(r, 1)?))
                     })?;
                     for row in rows {
                         let (path, k) = row?;
@@ -587,10 +682,12 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
             blake3,
             lang,
             replace,
+            text_first,
             text,
             chunks,
             symbols,
         } => {
+            let state = if text_first { "discovered" } else { "chunked" };
             upsert(
                 tx,
                 id,
@@ -598,7 +695,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
                 size,
                 mtime_ns,
                 Some(&blake3),
-                "chunked",
+                state,
                 None,
                 now,
             )?;
@@ -630,7 +727,11 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, id: i64, op: Op, now: i64) -> Result
                     c.symbol,
                     c.header,
                     c.content_hash,
-                    i64::from(!c.blank),
+                    if text_first {
+                        PENDING_TEXT_FIRST
+                    } else {
+                        i64::from(!c.blank)
+                    },
                 ])?;
                 rowids.push(rowid);
                 let body = text.get(c.start_byte..c.end_byte).unwrap_or_default();
@@ -794,14 +895,15 @@ fn scan_blocking(
     tx: &mpsc::Sender<Vec<Op>>,
 ) -> Result<ScanReport, IndexError> {
     let _bulk = weft_chunk::BulkChunking::begin();
-    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(256);
-    let work_rx = Mutex::new(work_rx);
-    let threads = opts.thread_count();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| chunk_worker(workspace, opts, &work_rx, progress, tx)))
-            .collect();
-        let walked = (|| {
+    // Bytes of new files chunked by syntax in this scan (text first starts past the limit).
+    let syntax_bytes = AtomicU64::new(0);
+    with_chunk_workers(
+        workspace,
+        opts,
+        progress,
+        tx,
+        Some(&syntax_bytes),
+        |work_tx| {
             let mut report = ScanReport::default();
             let mut batch = Batcher::new(tx);
             for entry in walker {
@@ -831,7 +933,7 @@ fn scan_blocking(
                     }
                 }
             }
-            for path in known.into_keys() {
+            for path in std::mem::take(&mut known).into_keys() {
                 report.removed += 1;
                 batch.push(Op::Removed {
                     path,
@@ -840,9 +942,32 @@ fn scan_blocking(
             }
             batch.flush()?;
             Ok(report)
-        })();
+        },
+    )
+}
+
+/// Runs `feed` (which sends the files to read) beside `opts.thread_count()` chunk workers,
+/// and merges the workers' reports into the one `feed` returns.
+fn with_chunk_workers(
+    workspace: WorkspaceId,
+    opts: &IndexOptions,
+    progress: &Progress,
+    tx: &mpsc::Sender<Vec<Op>>,
+    syntax_bytes: Option<&AtomicU64>,
+    feed: impl FnOnce(&std::sync::mpsc::SyncSender<Work>) -> Result<ScanReport, IndexError>,
+) -> Result<ScanReport, IndexError> {
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Work>(256);
+    let work_rx = Mutex::new(work_rx);
+    let threads = opts.thread_count();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| chunk_worker(workspace, opts, &work_rx, progress, tx, syntax_bytes))
+            })
+            .collect();
+        let fed = feed(&work_tx);
         drop(work_tx);
-        let mut report = walked?;
+        let mut report = fed?;
         for worker in workers {
             match worker.join() {
                 Ok(partial) => report.merge(partial?),
@@ -926,6 +1051,7 @@ fn chunk_worker(
     work: &Mutex<std::sync::mpsc::Receiver<Work>>,
     progress: &Progress,
     tx: &mpsc::Sender<Vec<Op>>,
+    syntax_bytes: Option<&AtomicU64>,
 ) -> Result<ScanReport, IndexError> {
     let mut report = ScanReport::default();
     let mut batch = Batcher::new(tx);
@@ -935,7 +1061,7 @@ fn chunk_worker(
             Err(_) => return Err(IndexError::Task("a chunk worker panicked".to_owned())),
         };
         let Ok(item) = next else { break };
-        if let Some(op) = index_file(workspace, opts, item, &mut report, progress) {
+        if let Some(op) = index_file(workspace, opts, item, &mut report, progress, syntax_bytes) {
             batch.push(op)?;
         }
     }
@@ -943,13 +1069,15 @@ fn chunk_worker(
     Ok(report)
 }
 
-/// Reads one file and turns it into the op that records it.
+/// Reads one file and turns it into the op that records it. `syntax_bytes` (a full scan's
+/// count of new bytes chunked by syntax) decides whether a new file is written text first.
 fn index_file(
     workspace: WorkspaceId,
     opts: &IndexOptions,
     work: Work,
     report: &mut ScanReport,
     progress: &Progress,
+    syntax_bytes: Option<&AtomicU64>,
 ) -> Option<Op> {
     let full = opts.walk.root.join(&work.rel);
     let bytes = match read_stable(&full, opts.walk.max_file_bytes) {
@@ -999,7 +1127,20 @@ fn index_file(
         &work.path,
         text.as_bytes().get(..256).unwrap_or(text.as_bytes()),
     );
-    let chunked = chunk_text(lang, &text, &opts.chunk);
+    let text_first = work.prior.is_none()
+        && match (opts.text_first_after, syntax_bytes) {
+            (Some(limit), Some(done)) => done.load(Ordering::Relaxed) >= limit,
+            _ => false,
+        };
+    let chunked = if text_first {
+        report.windowed.push(work.rel.clone());
+        chunk_text(Lang::Text, &text, &TEXT_FIRST_WINDOWS)
+    } else {
+        if let (None, Some(done)) = (&work.prior, syntax_bytes) {
+            done.fetch_add(bytes.size, Ordering::Relaxed);
+        }
+        chunk_text(lang, &text, &opts.chunk)
+    };
     let chunks: Vec<ChunkRow> = chunked
         .chunks
         .into_iter()
@@ -1052,6 +1193,7 @@ fn index_file(
         blake3: bytes.blake3,
         lang: lang.name(),
         replace: work.prior.is_some(),
+        text_first,
         text,
         chunks,
         symbols,
@@ -1158,7 +1300,7 @@ fn update_blocking(
         }
     }
     for w in work {
-        if let Some(op) = index_file(workspace, opts, w, &mut report, progress) {
+        if let Some(op) = index_file(workspace, opts, w, &mut report, progress, None) {
             batch.push(op)?;
         }
     }

@@ -8,7 +8,7 @@
 //! supervisor restarts it; a restart always begins with a full scan, so nothing that changed
 //! while it was down is missed. Scans are cheap when nothing changed (size+mtime fast path).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -332,6 +332,8 @@ impl IndexService {
             max_lines: c.chunk_max_lines as usize,
             ..ChunkOptions::default()
         };
+        opts.text_first_after =
+            (c.text_first_mb < TEXT_FIRST_OFF_MB).then(|| c.text_first_mb * 1_000_000);
         opts
     }
 
@@ -680,9 +682,17 @@ async fn workspace_loop(
         drop(wtx);
         None
     };
-    full_scan(service, ws, &opts).await?;
+    // Files a text-first scan wrote as line windows, waiting for their syntax chunks. They
+    // are chunked a batch at a time, and file changes and commands go first between batches.
+    let mut refine: VecDeque<PathBuf> = full_scan(service, ws, &opts).await?.into();
     loop {
+        let phase_after = if refine.is_empty() {
+            "idle"
+        } else {
+            "refining"
+        };
         tokio::select! {
+            biased;
             event = wrx.recv(), if watcher.is_some() => match event {
                 Some(WatchEvent::Paths(paths)) => {
                     let mut rel: Vec<PathBuf> = paths
@@ -694,24 +704,70 @@ async fn workspace_loop(
                     while let Ok(WatchEvent::Paths(more)) = wrx.try_recv() {
                         rel.extend(more.iter().filter_map(|p| p.strip_prefix(&ws.root).ok().map(Path::to_path_buf)));
                     }
-                    apply_paths(service, ws, &opts, rel).await?;
+                    apply_paths(service, ws, &opts, rel, phase_after).await?;
                 }
                 Some(WatchEvent::Rescan { reason }) => {
                     tracing::info!(workspace = ws.id.0, %reason, "rescanning the workspace");
                     if let Some(w) = &watcher {
                         ws.set_watch(describe(w));
                     }
-                    full_scan(service, ws, &opts).await?;
+                    // The rescan chunks left-over windows by syntax itself (they have rows).
+                    refine = full_scan(service, ws, &opts).await?.into();
                 }
                 None => return Err("the file watcher stopped".to_owned()),
             },
             cmd = cmds.recv() => match cmd {
-                Some(WsCmd::Rescan) => full_scan(service, ws, &opts).await?,
-                Some(WsCmd::Paths(rel)) => apply_paths(service, ws, &opts, rel).await?,
+                Some(WsCmd::Rescan) => refine = full_scan(service, ws, &opts).await?.into(),
+                Some(WsCmd::Paths(rel)) => apply_paths(service, ws, &opts, rel, phase_after).await?,
                 None => return Ok(()),
             },
+            () = std::future::ready(()), if !refine.is_empty() => {
+                let n = refine.len().min(REFINE_BATCH);
+                let batch: Vec<PathBuf> = refine.drain(..n).collect();
+                refine_batch(service, ws, &opts, batch, refine.is_empty()).await?;
+            }
         }
     }
+}
+
+/// Files chunked by syntax per round of the refining phase (between two looks at the file
+/// changes and commands waiting).
+const REFINE_BATCH: usize = 1024;
+/// `[index] text_first_mb` at or above this turns text first off.
+const TEXT_FIRST_OFF_MB: u64 = 1_000_000;
+
+/// Chunks one batch of text-first files by syntax; after the last one, the phase is idle.
+async fn refine_batch(
+    service: &IndexService,
+    ws: &Arc<WsState>,
+    opts: &IndexOptions,
+    batch: Vec<PathBuf>,
+    last: bool,
+) -> Result<(), String> {
+    let report = service
+        .inner
+        .files
+        .refine(ws.id, opts, batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::debug!(
+        workspace = ws.id.0,
+        chunks = report.chunks,
+        "chunked text-first files by syntax"
+    );
+    service.wrote();
+    if last {
+        ws.set_phase("idle");
+        let _ = service
+            .inner
+            .fs_changes
+            .send((ws.id.0, vec![String::new()]));
+        tracing::info!(
+            workspace = ws.id.0,
+            "every text-first file is chunked by syntax"
+        );
+    }
+    Ok(())
 }
 
 /// Brings changed paths (relative to the root) up to date: the watcher's batches and saves
@@ -721,6 +777,7 @@ async fn apply_paths(
     ws: &Arc<WsState>,
     opts: &IndexOptions,
     rel: Vec<PathBuf>,
+    phase_after: &'static str,
 ) -> Result<(), String> {
     if rel.is_empty() {
         return Ok(());
@@ -742,7 +799,7 @@ async fn apply_paths(
     service.wrote();
     // No receiver is not an error: nobody follows the stream right now.
     let _ = service.inner.fs_changes.send((ws.id.0, fresh));
-    ws.set_phase("idle");
+    ws.set_phase(phase_after);
     tracing::debug!(
         workspace = ws.id.0,
         new = report.new,
@@ -765,7 +822,7 @@ async fn full_scan(
     service: &IndexService,
     ws: &Arc<WsState>,
     opts: &IndexOptions,
-) -> Result<(), String> {
+) -> Result<Vec<PathBuf>, String> {
     ws.set_phase("scanning");
     let t0 = Instant::now();
     // Wake the embedder as batches land, not only at the end.
@@ -783,13 +840,13 @@ async fn full_scan(
     };
     let result = service.inner.files.scan(ws.id, opts, &ws.progress).await;
     ticker.abort();
-    let report = match result {
+    let mut report = match result {
         Ok(r) => r,
         Err(IndexError::Walk(e)) => {
             // The root vanished or became unreadable: report it, do not crash-loop.
             ws.set_phase("missing");
             ws.set_error(Some(e.to_string()));
-            return Ok(());
+            return Ok(Vec::new());
         }
         Err(e) => return Err(e.to_string()),
     };
@@ -813,9 +870,19 @@ async fn full_scan(
     }
     ws.scans.fetch_add(1, Ordering::Relaxed);
     // The generation moves before the phase says idle, so a status that reads "idle" never
-    // shows counts cached from before the scan ended.
+    // shows counts cached from before the scan ended. With text-first files left, keyword
+    // search covers the tree now and their syntax chunks follow ("refining").
     service.wrote();
-    ws.set_phase("idle");
+    if report.windowed.is_empty() {
+        ws.set_phase("idle");
+    } else {
+        tracing::info!(
+            workspace = ws.id.0,
+            files = report.windowed.len(),
+            "keyword search covers the workspace; chunking the text-first files by syntax"
+        );
+        ws.set_phase("refining");
+    }
     ws.set_error(None);
     let _ = service
         .inner
@@ -840,5 +907,5 @@ async fn full_scan(
             svc.wrote();
         });
     }
-    Ok(())
+    Ok(std::mem::take(&mut report.windowed))
 }

@@ -120,7 +120,7 @@ export interface ScanSummary {
 }
 
 /** `WorkspaceStatus.phase` as service.rs sets it. */
-export type WorkspacePhase = "scanning" | "updating" | "idle" | "failed" | "stopped" | "missing";
+export type WorkspacePhase = "scanning" | "refining" | "updating" | "idle" | "failed" | "stopped" | "missing";
 
 /** One workspace as status shows it (`WorkspaceStatus`). */
 export interface WorkspaceStatus {

@@ -53,6 +53,17 @@ describe("status bar", () => {
     expect(summarize(wsStatus(1, { phase: "failed", last_error: "disk full" }), ix.vectors).text).toContain("disk full");
   });
 
+  it("says keyword search is ready while text-first files get their syntax chunks", () => {
+    const ix = indexStatus([]);
+    const refining = wsStatus(1, {
+      phase: "refining",
+      counts: { files: 1002, chunked: 250, embedded: 0, skipped: 2, chunks: 9000, pending: 800, bytes: 1 },
+    });
+    const s = summarize(refining, ix.vectors);
+    expect(s).toMatchObject({ state: "refining", text: "keyword search ready · chunking by syntax 250/1,000 files", fraction: 0.25 });
+    expect(s.text).not.toContain("indexed");
+  });
+
   it("opens the details popover with a row per workspace, and Escape closes it", async () => {
     const { app } = await renderApp(workspaceTransport());
     app.receive({ type: "progress", index: indexStatus([wsStatus(1), wsStatus(2, { root: "/other", counts: { files: 3, chunked: 3, embedded: 1, skipped: 1, chunks: 9, pending: 4, bytes: 1 }, watch: "polling: too many dirs" })]) });

@@ -9,6 +9,7 @@ export type IndexState =
   | "none"
   | "waiting"
   | "scanning"
+  | "refining"
   | "updating"
   | "embedding"
   | "blocked"
@@ -54,6 +55,15 @@ export function summarize(ws: WorkspaceStatus, vectors: VectorStatus): IndexSumm
     };
   }
   if (ws.last_scan === null) return { state: "waiting", text: "waiting for the first scan", fraction: null };
+  if (ws.phase === "refining") {
+    // Text first: keyword search covers every file; the rest get their syntax chunks.
+    const total = Math.max(0, c.files - c.skipped);
+    return {
+      state: "refining",
+      text: `keyword search ready · chunking by syntax ${count(c.chunked)}/${count(total)} files`,
+      fraction: total > 0 ? Math.min(1, c.chunked / total) : null,
+    };
+  }
   if (c.pending > 0) {
     const done = Math.max(0, c.chunks - c.pending);
     const fraction = c.chunks > 0 ? done / c.chunks : null;
