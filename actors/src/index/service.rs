@@ -446,9 +446,14 @@ impl IndexService {
             .map(|w| w.clone())
             .unwrap_or_default();
         let mut out = Vec::new();
-        let generation = self.inner.generation.load(Ordering::Relaxed);
         for ws in registered {
             let state = live.get(&ws.id);
+            let read = |f: &dyn Fn(&WsState) -> Option<String>| state.and_then(|s| f(s));
+            // The phase before the generation: a phase that says idle was set after the
+            // generation moved for the last write, so the counts below are not older than it.
+            let phase = read(&|s| s.phase.lock().ok().map(|p| (*p).to_owned()))
+                .unwrap_or_else(|| "stopped".to_owned());
+            let generation = self.inner.generation.load(Ordering::Relaxed);
             let cached = state.and_then(|s| {
                 s.counts
                     .lock()
@@ -469,12 +474,10 @@ impl IndexService {
                     c
                 }
             };
-            let read = |f: &dyn Fn(&WsState) -> Option<String>| state.and_then(|s| f(s));
             out.push(WorkspaceStatus {
                 id: ws.id.0,
                 root: ws.root.display().to_string(),
-                phase: read(&|s| s.phase.lock().ok().map(|p| (*p).to_owned()))
-                    .unwrap_or_else(|| "stopped".to_owned()),
+                phase,
                 watch: read(&|s| s.watch.lock().ok().map(|w| w.clone()))
                     .unwrap_or_else(|| "off".to_owned()),
                 counts,
