@@ -139,8 +139,8 @@ fn done(ws: &WorkspaceStatus, status: &IndexStatus, until: Wait) -> bool {
         // Done when nothing is pending, or when vectors cannot be made (no embed pool):
         // waiting would never end.
         Wait::Embedded => {
-            ws.phase == "idle"
-                && ws.scans > 0
+            keyword
+                && ws.phase == "idle"
                 && (ws.counts.pending == 0
                     || (status.vectors.blocked.is_some() && status.vectors.rate == 0.0))
         }

@@ -179,10 +179,7 @@ const EXIT_NOT_RUNNING: u8 = 3;
 const EXIT_TREE_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    // Freed memory goes back to the OS at once, except while a scan chunks in bulk, and the
-    // heap stays on 4 KiB pages.
-    weft_chunk::no_transparent_huge_pages();
-    weft_chunk::return_freed_memory_promptly();
+    weft_chunk::configure_memory();
     let cli = Cli::parse();
     let loaded = match load_config(&cli) {
         Ok(l) => l,

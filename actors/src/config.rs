@@ -189,8 +189,8 @@ pub struct IndexConfig {
     /// Largest chunk, in lines, before a definition is split (5..=10000).
     pub chunk_max_lines: u32,
     /// Text first: once a scan has chunked this many MB of new files by syntax, it indexes
-    /// the rest as plain line windows first (keyword search covers a big tree about twice as
-    /// soon) and chunks them by syntax right after (0..=1000000; 1000000 turns it off).
+    /// the rest as plain line windows first (keyword search covers a big tree several times
+    /// sooner) and chunks them by syntax right after (0..=1000000; 1000000 turns it off).
     pub text_first_mb: u64,
 }
 

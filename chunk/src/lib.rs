@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use langs::language as grammar;
 
-pub use memory::{no_transparent_huge_pages, return_freed_memory_promptly, BulkChunking};
+pub use memory::{configure_memory, BulkChunking};
 pub use terms::{fts_query, split_terms, Conjunction};
 
 /// A language the chunker knows. [`Lang::Text`] is everything else (line windows).

@@ -41,6 +41,14 @@ fn set_purge_delay(ms: std::ffi::c_long) {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
 }
 
+/// The process's memory policy; call first thing in `main` (the daemon, the desktop shell):
+/// the heap stays on 4 KiB pages ([`no_transparent_huge_pages`]) and freed memory goes back
+/// to the OS at once outside bulk chunking ([`return_freed_memory_promptly`]).
+pub fn configure_memory() {
+    no_transparent_huge_pages();
+    return_freed_memory_promptly();
+}
+
 /// How long mimalloc keeps freed memory before it returns it to the OS.
 ///
 /// Outside bulk chunking, freed memory goes back at once ([`return_freed_memory_promptly`]):
@@ -50,7 +58,7 @@ fn set_purge_delay(ms: std::ffi::c_long) {
 /// a [`BulkChunking`] guard lives, the default delay is back: parsers free whole trees
 /// between files and re-use the pages at once; with immediate purging during the scan as
 /// well, one benchmark run measured the keyword phase at 12.9 MB/s against 15.4 before.
-pub fn return_freed_memory_promptly() {
+fn return_freed_memory_promptly() {
     if BULK.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         set_purge_delay(0);
     }
@@ -86,11 +94,11 @@ impl Drop for BulkChunking {
 /// the index benchmark (`weft-loadtest index`, the 373 MB vendor corpus): 44–82 MB of the
 /// core's anonymous memory were huge pages, and without them the core's peak RSS went from
 /// 300 to 266 MB in the keyword phase and from 389 to 248 MB at the end, at the same
-/// indexing and search speed. Call first thing in `main`: mimalloc's own switch only
+/// indexing and search speed. It must run first thing in `main`: mimalloc's own switch only
 /// affects arenas reserved after it, so the process-wide `PR_SET_THP_DISABLE` covers the
 /// arena mimalloc reserved before `main`. Child processes inherit the flag (the Python
 /// workers measured the same with and without it).
-pub fn no_transparent_huge_pages() {
+fn no_transparent_huge_pages() {
     // SAFETY: sets one of mimalloc's global options; 0 is a valid value and mimalloc reads
     // it atomically.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };

@@ -165,10 +165,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn main() -> ExitCode {
-    // tree-sitter allocates through mimalloc here too (`weft_chunk`): keep that heap on
-    // 4 KiB pages and return freed memory promptly, as the headless daemon does.
-    weft_chunk::no_transparent_huge_pages();
-    weft_chunk::return_freed_memory_promptly();
+    // tree-sitter allocates through mimalloc here too: the same policy as the daemon.
+    weft_chunk::configure_memory();
     let cli = Cli::parse();
     let dialog = !cli.no_dialog;
 
